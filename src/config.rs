@@ -1,0 +1,712 @@
+//! The hall's configuration file (TOML). Bad configuration stops start-up with
+//! the file, the key and what is wrong; every problem is reported at once.
+//!
+//! `config/example.toml` documents every key.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveTime};
+use serde::Deserialize;
+
+use crate::domain::calendar::Calendar;
+use crate::domain::catalog::{Catalog, Group};
+use crate::domain::setup::{
+    default_rating_levels, HallSetup, OpeningHours, QueueDef, RatingLevel, Rules, Span, WindowDef,
+};
+
+/// One thing wrong in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    /// The key at fault, e.g. `windows[2].number`, or `line 14, column 3`.
+    pub key: String,
+    pub problem: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.file.display(), self.key, self.problem)
+    }
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+}
+
+impl ConfigError {
+    pub fn problems(&self) -> Vec<Problem> {
+        match self {
+            ConfigError::Invalid(p) => p.clone(),
+            ConfigError::Read { file, source } => vec![Problem {
+                file: file.clone(),
+                key: "-".into(),
+                problem: source.to_string(),
+            }],
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    hall: RawHall,
+    #[serde(default)]
+    store: RawStore,
+    #[serde(default)]
+    api: RawApi,
+    #[serde(default)]
+    data: RawData,
+    hours: RawHours,
+    #[serde(default)]
+    rules: RawRules,
+    #[serde(default)]
+    rating: RawRating,
+    #[serde(default)]
+    queues: Vec<RawQueue>,
+    #[serde(default)]
+    windows: Vec<RawWindow>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHall {
+    id: String,
+    name: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default = "default_tz")]
+    timezone: String,
+}
+
+fn default_tz() -> String {
+    "Asia/Shanghai".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    #[serde(default = "default_db")]
+    database: PathBuf,
+}
+
+impl Default for RawStore {
+    fn default() -> Self {
+        RawStore {
+            database: default_db(),
+        }
+    }
+}
+
+fn default_db() -> PathBuf {
+    PathBuf::from("hallq.db")
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    #[serde(default = "default_listen")]
+    listen: String,
+}
+
+impl Default for RawApi {
+    fn default() -> Self {
+        RawApi {
+            listen: default_listen(),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:7400".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawData {
+    #[serde(default = "default_catalog")]
+    catalog: PathBuf,
+    #[serde(default = "default_calendars")]
+    calendars: Vec<PathBuf>,
+}
+
+impl Default for RawData {
+    fn default() -> Self {
+        RawData {
+            catalog: default_catalog(),
+            calendars: default_calendars(),
+        }
+    }
+}
+
+fn default_catalog() -> PathBuf {
+    PathBuf::from("catalog.toml")
+}
+
+fn default_calendars() -> Vec<PathBuf> {
+    vec![PathBuf::from("calendar/cn-2026.toml")]
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHours {
+    #[serde(default)]
+    mon: Vec<String>,
+    #[serde(default)]
+    tue: Vec<String>,
+    #[serde(default)]
+    wed: Vec<String>,
+    #[serde(default)]
+    thu: Vec<String>,
+    #[serde(default)]
+    fri: Vec<String>,
+    #[serde(default)]
+    sat: Vec<String>,
+    #[serde(default)]
+    sun: Vec<String>,
+    adjusted_workday: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRules {
+    #[serde(default = "d_streak")]
+    priority_streak_max: u32,
+    #[serde(default = "d_normal_wait")]
+    normal_wait_max_minutes: u32,
+    #[serde(default = "d_hold")]
+    no_show_hold_minutes: u32,
+    #[serde(default = "d_service")]
+    default_service_minutes: u32,
+    #[serde(default = "d_recent")]
+    recent_services: u32,
+    #[serde(default = "d_digits")]
+    number_digits: u8,
+}
+
+fn d_streak() -> u32 {
+    3
+}
+fn d_normal_wait() -> u32 {
+    20
+}
+fn d_hold() -> u32 {
+    30
+}
+fn d_service() -> u32 {
+    6
+}
+fn d_recent() -> u32 {
+    20
+}
+fn d_digits() -> u8 {
+    3
+}
+
+impl Default for RawRules {
+    fn default() -> Self {
+        RawRules {
+            priority_streak_max: d_streak(),
+            normal_wait_max_minutes: d_normal_wait(),
+            no_show_hold_minutes: d_hold(),
+            default_service_minutes: d_service(),
+            recent_services: d_recent(),
+            number_digits: d_digits(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRating {
+    #[serde(default = "d_rating_window")]
+    window_seconds: u32,
+    #[serde(default)]
+    levels: Vec<RawLevel>,
+}
+
+fn d_rating_window() -> u32 {
+    30
+}
+
+impl Default for RawRating {
+    fn default() -> Self {
+        RawRating {
+            window_seconds: d_rating_window(),
+            levels: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLevel {
+    key: u8,
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQueue {
+    prefix: String,
+    name: String,
+    #[serde(default = "d_groups")]
+    groups: Vec<String>,
+    daily_limit: Option<u32>,
+}
+
+fn d_groups() -> Vec<String> {
+    vec!["综合".into()]
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWindow {
+    number: u16,
+    name: Option<String>,
+    queues: Option<Vec<String>>,
+    #[serde(default)]
+    green_channel: bool,
+    #[serde(default)]
+    assisted: bool,
+}
+
+/// A loaded, checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from.
+    pub file: PathBuf,
+    pub setup: Arc<HallSetup>,
+    /// The SQLite database (relative paths are relative to the config file).
+    pub database: PathBuf,
+    pub listen: SocketAddr,
+}
+
+impl Config {
+    /// Read and check a configuration file, and the catalogue and calendar files it names.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_str_at(&text, path)
+    }
+
+    /// Check configuration text as if it were the file at `path` (other files
+    /// are looked up relative to it).
+    pub fn from_str_at(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut c = Checker {
+            file: path.to_path_buf(),
+            problems: Vec::new(),
+        };
+        let raw: RawConfig = match toml::from_str(text) {
+            Ok(r) => r,
+            Err(e) => {
+                let key = e
+                    .span()
+                    .map(|s| line_col(text, s.start))
+                    .unwrap_or_else(|| "-".into());
+                c.add(key, e.message().to_string());
+                return Err(ConfigError::Invalid(c.problems));
+            }
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+
+        // [hall]
+        let id = raw.hall.id.trim();
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        {
+            c.add(
+                "hall.id",
+                "must be letters, digits, '-' or '_' (it names the hall at the centre)",
+            );
+        }
+        if raw.hall.name.trim().is_empty() {
+            c.add("hall.name", "must not be empty (it is printed on every ticket)");
+        }
+        let tz: Option<chrono_tz::Tz> = match raw.hall.timezone.parse() {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                c.add(
+                    "hall.timezone",
+                    format!(
+                        "unknown time zone `{}` (use an IANA name such as Asia/Shanghai)",
+                        raw.hall.timezone
+                    ),
+                );
+                None
+            }
+        };
+
+        // [api]
+        let listen = match raw.api.listen.parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                c.add(
+                    "api.listen",
+                    format!(
+                        "`{}` is not an address:port such as 127.0.0.1:7400",
+                        raw.api.listen
+                    ),
+                );
+                None
+            }
+        };
+
+        // [data]
+        let catalog_path = resolve(&raw.data.catalog);
+        let catalog = match std::fs::read_to_string(&catalog_path) {
+            Ok(t) => match Catalog::from_toml_str(&t) {
+                Ok(cat) => Some(cat),
+                Err(e) => {
+                    c.problems.push(Problem {
+                        file: catalog_path.clone(),
+                        key: "item".into(),
+                        problem: e.to_string(),
+                    });
+                    None
+                }
+            },
+            Err(e) => {
+                c.add(
+                    "data.catalog",
+                    format!("cannot read {}: {e}", catalog_path.display()),
+                );
+                None
+            }
+        };
+        let mut calendar = Calendar::weekends_only();
+        for (i, p) in raw.data.calendars.iter().enumerate() {
+            let cal_path = resolve(p);
+            match std::fs::read_to_string(&cal_path) {
+                Ok(t) => match Calendar::from_toml_str(&t) {
+                    Ok(cal) => calendar.merge(cal),
+                    Err(e) => c.problems.push(Problem {
+                        file: cal_path.clone(),
+                        key: "holiday".into(),
+                        problem: e.to_string(),
+                    }),
+                },
+                Err(e) => c.add(
+                    format!("data.calendars[{i}]"),
+                    format!("cannot read {}: {e}", cal_path.display()),
+                ),
+            }
+        }
+
+        // [hours]
+        let h = &raw.hours;
+        let mut hours = OpeningHours::default();
+        for (i, (name, spans)) in [
+            ("mon", &h.mon),
+            ("tue", &h.tue),
+            ("wed", &h.wed),
+            ("thu", &h.thu),
+            ("fri", &h.fri),
+            ("sat", &h.sat),
+            ("sun", &h.sun),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            hours.week[i] = c.spans(&format!("hours.{name}"), spans);
+        }
+        hours.adjusted_workday = match &h.adjusted_workday {
+            Some(s) => c.spans("hours.adjusted_workday", s),
+            None => hours.week[0].clone(),
+        };
+        if hours.week.iter().all(Vec::is_empty) {
+            c.add(
+                "hours",
+                "the hall is never open: give opening hours for at least one weekday",
+            );
+        }
+
+        // [rules]
+        let r = &raw.rules;
+        if !(1..=240).contains(&r.normal_wait_max_minutes) {
+            c.add("rules.normal_wait_max_minutes", "must be 1–240");
+        }
+        if !(1..=480).contains(&r.no_show_hold_minutes) {
+            c.add("rules.no_show_hold_minutes", "must be 1–480");
+        }
+        if !(1..=240).contains(&r.default_service_minutes) {
+            c.add("rules.default_service_minutes", "must be 1–240");
+        }
+        if !(1..=200).contains(&r.recent_services) {
+            c.add("rules.recent_services", "must be 1–200");
+        }
+        if !(2..=4).contains(&r.number_digits) {
+            c.add("rules.number_digits", "must be 2–4");
+        }
+        if !(5..=600).contains(&raw.rating.window_seconds) {
+            c.add("rating.window_seconds", "must be 5–600 seconds");
+        }
+
+        // [rating]
+        let levels: Vec<RatingLevel> = if raw.rating.levels.is_empty() {
+            default_rating_levels()
+        } else {
+            let mut seen = BTreeSet::new();
+            for (i, l) in raw.rating.levels.iter().enumerate() {
+                if !(1..=9).contains(&l.key) {
+                    c.add(
+                        format!("rating.levels[{i}].key"),
+                        "must be 1–9 (a key on the keypad)",
+                    );
+                }
+                if !seen.insert(l.key) {
+                    c.add(
+                        format!("rating.levels[{i}].key"),
+                        format!("key {} is used twice", l.key),
+                    );
+                }
+                if l.name.trim().is_empty() {
+                    c.add(format!("rating.levels[{i}].name"), "must not be empty");
+                }
+            }
+            if raw.rating.levels.len() < 2 {
+                c.add("rating.levels", "give at least two levels");
+            }
+            raw.rating
+                .levels
+                .iter()
+                .map(|l| RatingLevel {
+                    key: l.key,
+                    name: l.name.trim().to_string(),
+                })
+                .collect()
+        };
+
+        // [[queues]]
+        if raw.queues.is_empty() {
+            c.add("queues", "define at least one [[queues]]");
+        }
+        let mut prefixes = BTreeSet::new();
+        let mut queues = Vec::new();
+        for (i, q) in raw.queues.iter().enumerate() {
+            let prefix = q.prefix.trim().to_string();
+            if prefix.len() != 1 || !prefix.chars().all(|ch| ch.is_ascii_uppercase()) {
+                c.add(
+                    format!("queues[{i}].prefix"),
+                    format!("`{}` must be one capital letter A–Z", q.prefix),
+                );
+            } else if !prefixes.insert(prefix.clone()) {
+                c.add(
+                    format!("queues[{i}].prefix"),
+                    format!("prefix {prefix} is used by two queues"),
+                );
+            }
+            if q.name.trim().is_empty() {
+                c.add(
+                    format!("queues[{i}].name"),
+                    "must not be empty (it is on the kiosk button)",
+                );
+            }
+            let mut groups = Vec::new();
+            for g in &q.groups {
+                match g.trim() {
+                    "综合" => groups.extend(Group::ALL),
+                    other => match Group::from_chinese(other) {
+                        Some(grp) => groups.push(grp),
+                        None => c.add(
+                            format!("queues[{i}].groups"),
+                            format!("unknown group `{other}` (use 归集, 支取, 贷款 or 综合)"),
+                        ),
+                    },
+                }
+            }
+            groups.sort();
+            groups.dedup();
+            if q.daily_limit == Some(0) {
+                c.add(
+                    format!("queues[{i}].daily_limit"),
+                    "must be at least 1, or left out for no limit",
+                );
+            }
+            queues.push(QueueDef {
+                prefix,
+                name: q.name.trim().to_string(),
+                groups,
+                daily_limit: q.daily_limit,
+            });
+        }
+
+        // [[windows]]
+        if raw.windows.is_empty() {
+            c.add("windows", "define at least one [[windows]]");
+        }
+        let mut numbers = BTreeSet::new();
+        let mut windows = Vec::new();
+        for (i, w) in raw.windows.iter().enumerate() {
+            if w.number == 0 {
+                c.add(format!("windows[{i}].number"), "window numbers start at 1");
+            } else if !numbers.insert(w.number) {
+                c.add(
+                    format!("windows[{i}].number"),
+                    format!("window {} is defined twice", w.number),
+                );
+            }
+            let serves: Vec<String> = match &w.queues {
+                None => queues.iter().map(|q| q.prefix.clone()).collect(),
+                Some(list) => {
+                    if list.is_empty() {
+                        c.add(
+                            format!("windows[{i}].queues"),
+                            "lists no queue: leave it out to serve every queue",
+                        );
+                    }
+                    let mut out = Vec::new();
+                    for p in list {
+                        let p = p.trim().to_string();
+                        if !prefixes.contains(&p) {
+                            c.add(
+                                format!("windows[{i}].queues"),
+                                format!("no queue with prefix `{p}`"),
+                            );
+                        } else if out.contains(&p) {
+                            c.add(
+                                format!("windows[{i}].queues"),
+                                format!("queue {p} is listed twice"),
+                            );
+                        } else {
+                            out.push(p);
+                        }
+                    }
+                    out
+                }
+            };
+            windows.push(WindowDef {
+                number: w.number,
+                name: w.name.clone().unwrap_or_else(|| format!("{}号窗口", w.number)),
+                queues: serves,
+                green_channel: w.green_channel,
+                assisted: w.assisted,
+            });
+        }
+        for q in &queues {
+            if !windows.iter().any(|w| w.queues.contains(&q.prefix)) {
+                c.add(
+                    "windows",
+                    format!(
+                        "no window serves queue {} ({}): its tickets could never be called",
+                        q.prefix, q.name
+                    ),
+                );
+            }
+        }
+
+        if !c.problems.is_empty() {
+            return Err(ConfigError::Invalid(c.problems));
+        }
+        let (Some(tz), Some(listen), Some(catalog)) = (tz, listen, catalog) else {
+            unreachable!("every None above recorded a problem")
+        };
+        let rules = Rules {
+            priority_streak_max: r.priority_streak_max,
+            normal_wait_max: Duration::minutes(r.normal_wait_max_minutes.into()),
+            no_show_hold: Duration::minutes(r.no_show_hold_minutes.into()),
+            rating_window: Duration::seconds(raw.rating.window_seconds.into()),
+            default_service: Duration::minutes(r.default_service_minutes.into()),
+            recent_services: r.recent_services as usize,
+            number_digits: r.number_digits,
+        };
+        Ok(Config {
+            file: path.to_path_buf(),
+            database: resolve(&raw.store.database),
+            listen,
+            setup: Arc::new(HallSetup {
+                hall_id: id.to_string(),
+                name: raw.hall.name.trim().to_string(),
+                phone: raw.hall.phone.trim().to_string(),
+                tz,
+                queues,
+                windows,
+                rules,
+                rating_levels: levels,
+                hours,
+                calendar,
+                catalog,
+            }),
+        })
+    }
+}
+
+struct Checker {
+    file: PathBuf,
+    problems: Vec<Problem>,
+}
+
+impl Checker {
+    fn add(&mut self, key: impl Into<String>, problem: impl Into<String>) {
+        self.problems.push(Problem {
+            file: self.file.clone(),
+            key: key.into(),
+            problem: problem.into(),
+        });
+    }
+
+    /// Parse `["08:30-12:00", "13:30-17:00"]`: each span open < close, in order, not overlapping.
+    fn spans(&mut self, key: &str, raw: &[String]) -> Vec<Span> {
+        let mut out: Vec<Span> = Vec::new();
+        for (i, s) in raw.iter().enumerate() {
+            let parsed = s.split_once('-').and_then(|(a, b)| {
+                Some((
+                    NaiveTime::parse_from_str(a.trim(), "%H:%M").ok()?,
+                    NaiveTime::parse_from_str(b.trim(), "%H:%M").ok()?,
+                ))
+            });
+            match parsed {
+                None => self.add(
+                    format!("{key}[{i}]"),
+                    format!("`{s}` is not a span like 08:30-12:00"),
+                ),
+                Some((open, close)) if open >= close => {
+                    self.add(format!("{key}[{i}]"), format!("`{s}` closes before it opens"))
+                }
+                Some((open, close)) => {
+                    if let Some(prev) = out.last() {
+                        if open < prev.close {
+                            self.add(
+                                format!("{key}[{i}]"),
+                                format!("`{s}` overlaps or precedes the span before it"),
+                            );
+                        }
+                    }
+                    out.push(Span { open, close });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `line L, column C` (1-based) of a byte offset.
+fn line_col(text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("line {line}, column {col}")
+}

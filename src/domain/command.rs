@@ -1,0 +1,93 @@
+//! Commands: everything a device, a page or a technician can ask of the hall.
+
+use serde::{Deserialize, Serialize};
+
+use super::event::{PauseKind, TransferTarget};
+use super::ticket::{TicketClass, WindowNo};
+use super::transaction::OutcomeInput;
+
+/// A ticket named by staff: its label (`A012`) or its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TicketRef {
+    Id(u64),
+    Label(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Command {
+    /// 取号 at the kiosk.
+    IssueTicket {
+        queue: String,
+        class: TicketClass,
+    },
+    /// Staff log in at a window with their 工号.
+    Login {
+        window: WindowNo,
+        staff: String,
+    },
+    Logout {
+        window: WindowNo,
+    },
+    /// 叫号: the next ticket by the call rules.
+    CallNext {
+        window: WindowNo,
+    },
+    /// Call a named ticket (e.g. back from the postponed pool).
+    CallTicket {
+        window: WindowNo,
+        ticket: TicketRef,
+    },
+    /// 重呼.
+    Recall {
+        window: WindowNo,
+    },
+    /// 过号.
+    Skip {
+        window: WindowNo,
+    },
+    /// 转移.
+    Transfer {
+        window: WindowNo,
+        to: TransferTarget,
+    },
+    /// 暂停服务 / 请您稍等.
+    Pause {
+        window: WindowNo,
+        kind: PauseKind,
+    },
+    Resume {
+        window: WindowNo,
+    },
+    /// 办结, with the catalogue items handled and the outcome.
+    Finish {
+        window: WindowNo,
+        items: Vec<u32>,
+        outcome: OutcomeInput,
+    },
+    /// A key on the window's rating keypad.
+    Rate {
+        window: WindowNo,
+        key: u8,
+    },
+}
+
+impl Command {
+    pub fn window(&self) -> Option<WindowNo> {
+        match self {
+            Command::IssueTicket { .. } => None,
+            Command::Login { window, .. }
+            | Command::Logout { window }
+            | Command::CallNext { window }
+            | Command::CallTicket { window, .. }
+            | Command::Recall { window }
+            | Command::Skip { window }
+            | Command::Transfer { window, .. }
+            | Command::Pause { window, .. }
+            | Command::Resume { window }
+            | Command::Finish { window, .. }
+            | Command::Rate { window, .. } => Some(*window),
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! The engine: the single owner of hall state.
+//!
+//! It runs on its own thread. Devices and the API send it [`Command`]s; for
+//! each it applies the pure rules, commits the state change and its events in
+//! one SQLite transaction, and only then publishes [`Effect`]s (print, show,
+//! announce, light the rating keys). When nothing is due it sleeps until the
+//! next deadline (a rating window or a postponed ticket expiring): an idle hall
+//! costs no CPU.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::{DateTime, Utc};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+use serde::Serialize;
+use tokio::sync::{broadcast, oneshot};
+
+use crate::domain::view::{HallView, WindowView};
+use crate::domain::{Command, DomainError, Event, Hall, HallSetup, Ticket, WindowNo};
+use crate::store::{Store, StoreError};
+
+/// Where the engine gets the time. Tests substitute their own.
+pub trait Clock: Send + 'static {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// What devices must do after a committed change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+pub enum Effect {
+    /// Print this ticket at the kiosk.
+    PrintTicket {
+        ticket: Ticket,
+        queue_name: String,
+        ahead: u32,
+        estimated_wait_s: u64,
+    },
+    /// Update a counter display (窗口屏).
+    ShowOnCounter { window: WindowView },
+    /// Voice call: 请 {label} 号到 {window} 号窗口办理.
+    Announce { label: String, window: WindowNo },
+    /// Light or darken a window's rating keypad (服务评价器).
+    RatingKeys { window: WindowNo, lit: bool },
+    /// The waiting-hall display should redraw.
+    RedrawHall,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Refused(#[from] DomainError),
+    #[error("the hall database failed, nothing was recorded: {0}")]
+    Storage(#[from] StoreError),
+    #[error("the engine is busy: try again")]
+    Busy,
+    #[error("the engine has stopped")]
+    Stopped,
+}
+
+/// The result of a command that was carried out.
+#[derive(Debug, Clone, Serialize)]
+pub struct Done {
+    /// Sequence number of the last event committed (0 if the command changed nothing).
+    pub seq: i64,
+    /// The events the command caused, in order (after any expiries that fell due first).
+    pub events: Vec<Event>,
+    /// The window the command was for, as it is now.
+    pub window: Option<WindowView>,
+}
+
+enum Request {
+    Command {
+        cmd: Command,
+        reply: oneshot::Sender<Result<Done, EngineError>>,
+    },
+    View {
+        reply: oneshot::Sender<HallView>,
+    },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// A cheap, cloneable handle to the running engine.
+#[derive(Clone)]
+pub struct EngineHandle {
+    tx: Sender<Request>,
+    effects: broadcast::Sender<Effect>,
+    pub setup: Arc<HallSetup>,
+}
+
+/// Commands queued before the API answers "busy".
+const QUEUE_DEPTH: usize = 1024;
+
+impl EngineHandle {
+    pub async fn execute(&self, cmd: Command) -> Result<Done, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Command { cmd, reply })?;
+        rx.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// Blocking form, for code outside the async runtime (benches, CLI tools).
+    pub fn execute_blocking(&self, cmd: Command) -> Result<Done, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Command { cmd, reply })?;
+        rx.blocking_recv().map_err(|_| EngineError::Stopped)?
+    }
+
+    pub async fn view(&self) -> Result<HallView, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::View { reply })?;
+        rx.await.map_err(|_| EngineError::Stopped)
+    }
+
+    /// Snapshot the state and stop the engine thread.
+    pub async fn shutdown(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.send(Request::Shutdown { reply }).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Effect> {
+        self.effects.subscribe()
+    }
+
+    fn send(&self, req: Request) -> Result<(), EngineError> {
+        self.tx.try_send(req).map_err(|e| match e {
+            TrySendError::Full(_) => EngineError::Busy,
+            TrySendError::Disconnected(_) => EngineError::Stopped,
+        })
+    }
+}
+
+pub struct Engine {
+    hall: Hall,
+    store: Store,
+    clock: Box<dyn Clock>,
+    effects: broadcast::Sender<Effect>,
+    /// Never let time run backwards in the log, whatever the wall clock does.
+    last_now: DateTime<Utc>,
+}
+
+impl Engine {
+    /// Rebuild the hall from the store: the last snapshot plus the events after it.
+    pub fn open(
+        setup: Arc<HallSetup>,
+        mut store: Store,
+        clock: Box<dyn Clock>,
+    ) -> Result<Engine, StoreError> {
+        let loaded = store.load()?;
+        let replayed = loaded.tail.len();
+        let mut hall = match loaded.state {
+            Some(state) => Hall::with_state(setup, state),
+            None => Hall::new(setup),
+        };
+        let mut last_now = DateTime::<Utc>::MIN_UTC;
+        for rec in &loaded.tail {
+            hall.apply(rec.at, &rec.event);
+            last_now = last_now.max(rec.at);
+        }
+        if replayed > 0 {
+            store.snapshot(&hall.state)?;
+        }
+        tracing::info!(
+            last_seq = loaded.last_seq,
+            replayed,
+            live_tickets = hall.state.tickets.len(),
+            "hall rebuilt from the database"
+        );
+        let (effects, _) = broadcast::channel(1024);
+        Ok(Engine {
+            hall,
+            store,
+            clock,
+            effects,
+            last_now,
+        })
+    }
+
+    pub fn hall(&self) -> &Hall {
+        &self.hall
+    }
+
+    fn now(&mut self) -> DateTime<Utc> {
+        let now = self.clock.now().max(self.last_now);
+        self.last_now = now;
+        now
+    }
+
+    /// Carry out one command: rules, commit, then effects.
+    pub fn execute(&mut self, cmd: &Command) -> Result<Done, EngineError> {
+        let now = self.now();
+        let mut events = self.hall.sweep(now);
+        let refused = match self.hall.handle(cmd, now) {
+            Ok(more) => {
+                events.extend(more);
+                None
+            }
+            Err(e) => Some(e),
+        };
+        let seq = self.commit(now, &events)?;
+        if let Some(e) = refused {
+            return Err(e.into());
+        }
+        Ok(Done {
+            seq,
+            events,
+            window: cmd.window().and_then(|w| self.hall.window_view(w)),
+        })
+    }
+
+    /// Expire what is due (rating windows, postponed tickets).
+    pub fn tick(&mut self) -> Result<(), EngineError> {
+        let now = self.now();
+        let events = self.hall.sweep(now);
+        self.commit(now, &events).map(|_| ())
+    }
+
+    fn commit(&mut self, now: DateTime<Utc>, events: &[Event]) -> Result<i64, EngineError> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        match self.store.commit(now, events, &self.hall.state) {
+            Ok(seq) => {
+                for e in events {
+                    self.publish(e);
+                }
+                Ok(seq)
+            }
+            Err(err) => {
+                // Memory ran ahead of the disk: go back to what the disk holds.
+                tracing::error!(error = %err, "commit failed; rebuilding the hall from the database");
+                if let Ok(loaded) = self.store.load() {
+                    let setup = self.hall.setup.clone();
+                    let mut hall = match loaded.state {
+                        Some(s) => Hall::with_state(setup, s),
+                        None => Hall::new(setup),
+                    };
+                    for rec in &loaded.tail {
+                        hall.apply(rec.at, &rec.event);
+                    }
+                    self.hall = hall;
+                }
+                Err(err.into())
+            }
+        }
+    }
+
+    fn publish(&self, event: &Event) {
+        let show = |w: WindowNo| {
+            self.hall
+                .window_view(w)
+                .map(|window| Effect::ShowOnCounter { window })
+        };
+        let mut out: Vec<Effect> = Vec::with_capacity(3);
+        match event {
+            Event::TicketIssued {
+                ticket,
+                ahead,
+                estimated_wait_s,
+            } => {
+                out.push(Effect::PrintTicket {
+                    queue_name: self
+                        .hall
+                        .setup
+                        .queue(&ticket.origin_queue)
+                        .map(|q| q.name.clone())
+                        .unwrap_or_default(),
+                    ticket: ticket.clone(),
+                    ahead: *ahead,
+                    estimated_wait_s: *estimated_wait_s,
+                });
+                out.push(Effect::RedrawHall);
+            }
+            Event::TicketCalled { label, window, .. } | Event::TicketRecalled { label, window, .. } => {
+                out.push(Effect::Announce {
+                    label: label.clone(),
+                    window: *window,
+                });
+                out.extend(show(*window));
+                out.push(Effect::RedrawHall);
+            }
+            Event::TicketSkipped { window, .. } => {
+                out.extend(show(*window));
+                out.push(Effect::RedrawHall);
+            }
+            Event::TicketTransferred { from_window, .. } => {
+                out.extend(show(*from_window));
+                out.push(Effect::RedrawHall);
+            }
+            Event::TicketExpired { .. } => out.push(Effect::RedrawHall),
+            Event::StaffLoggedIn { window, .. }
+            | Event::StaffLoggedOut { window, .. }
+            | Event::WindowPaused { window, .. }
+            | Event::WindowResumed { window } => {
+                out.extend(show(*window));
+                out.push(Effect::RedrawHall);
+            }
+            Event::TransactionRecorded { transaction, .. } => {
+                out.extend(show(transaction.window));
+                out.push(Effect::RatingKeys {
+                    window: transaction.window,
+                    lit: true,
+                });
+                out.push(Effect::RedrawHall);
+            }
+            Event::Rated { window, .. } | Event::Unrated { window, .. } => {
+                // Another transaction may already hold the keypad.
+                let lit = self.hall.state.ratings.contains_key(window);
+                out.push(Effect::RatingKeys { window: *window, lit });
+            }
+            Event::StrayPress { .. } => {}
+        }
+        for e in out {
+            // No subscriber is fine: devices may not be attached.
+            let _ = self.effects.send(e);
+        }
+    }
+
+    /// Run on a thread of its own; returns the handle and the thread.
+    pub fn spawn(self) -> (EngineHandle, JoinHandle<()>) {
+        let (tx, rx) = bounded(QUEUE_DEPTH);
+        let handle = EngineHandle {
+            tx,
+            effects: self.effects.clone(),
+            setup: self.hall.setup.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("hallq-engine".into())
+            .spawn(move || self.run(rx))
+            .expect("spawning the engine thread");
+        (handle, thread)
+    }
+
+    fn run(mut self, rx: Receiver<Request>) {
+        loop {
+            let req = match self.hall.next_deadline() {
+                Some(due) => {
+                    let wait = (due - self.clock.now()).to_std().unwrap_or(StdDuration::ZERO);
+                    // Wake a little after the deadline so it has surely passed.
+                    match rx.recv_deadline(Instant::now() + wait + StdDuration::from_millis(5)) {
+                        Ok(r) => r,
+                        Err(RecvTimeoutError::Timeout) => {
+                            if let Err(e) = self.tick() {
+                                tracing::error!(error = %e, "expiry failed");
+                                std::thread::sleep(StdDuration::from_secs(1));
+                            }
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+                None => match rx.recv() {
+                    Ok(r) => r,
+                    Err(_) => break,
+                },
+            };
+            match req {
+                Request::Command { cmd, reply } => {
+                    let result = self.execute(&cmd);
+                    if let Err(EngineError::Refused(e)) = &result {
+                        tracing::debug!(?cmd, error = %e, "command refused");
+                    }
+                    let _ = reply.send(result);
+                }
+                Request::View { reply } => {
+                    let now = self.now();
+                    let _ = reply.send(self.hall.view(now));
+                }
+                Request::Shutdown { reply } => {
+                    if let Err(e) = self.store.snapshot(&self.hall.state) {
+                        tracing::error!(error = %e, "final snapshot failed; the next start replays the log");
+                    }
+                    let _ = reply.send(());
+                    break;
+                }
+            }
+        }
+        tracing::info!("engine stopped");
+    }
+}
