@@ -12,6 +12,13 @@ pub mod ticket;
 pub mod transaction;
 pub mod view;
 
+#[cfg(test)]
+mod hall_props;
+#[cfg(test)]
+mod hall_tests;
+#[cfg(test)]
+pub(crate) mod testkit;
+
 pub use command::{Command, TicketRef};
 pub use error::{DomainError, ErrorKind};
 pub use event::{Event, PauseKind, TransferTarget};
