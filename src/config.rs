@@ -710,3 +710,376 @@ fn line_col(text: &str, offset: usize) -> String {
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     format!("line {line}, column {col}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo(rel: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+    }
+
+    /// A small valid hall: two queues, window 1 serves both, window 2 only B.
+    fn base() -> String {
+        format!(
+            r#"[hall]
+id = "test-hall"
+name = "测试大厅"
+
+[store]
+database = "db/hall.db"
+
+[data]
+catalog = "{catalog}"
+calendars = []
+
+[hours]
+mon = ["08:30-12:00", "13:30-17:00"]
+fri = ["08:30-12:00"]
+
+[[queues]]
+prefix = "A"
+name = "归集业务"
+groups = ["归集"]
+
+[[queues]]
+prefix = "B"
+name = "支取业务"
+
+[[windows]]
+number = 1
+
+[[windows]]
+number = 2
+queues = ["B"]
+"#,
+            catalog = repo("config/catalog.toml").display()
+        )
+    }
+
+    /// Check `text` as `hall.toml` in a fresh folder.
+    fn check(text: &str) -> (tempfile::TempDir, PathBuf, Result<Config, ConfigError>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hall.toml");
+        let r = Config::from_str_at(text, &path);
+        (dir, path, r)
+    }
+
+    /// The problems of an invalid `text`; each must name the file.
+    fn problems(text: &str) -> Vec<Problem> {
+        let (_dir, path, r) = check(text);
+        let e = r.expect_err("configuration should be rejected");
+        let ps = e.problems();
+        assert!(!ps.is_empty());
+        for p in &ps {
+            assert_eq!(p.file, path, "{p}");
+        }
+        ps
+    }
+
+    fn find<'a>(ps: &'a [Problem], key: &str) -> &'a Problem {
+        ps.iter()
+            .find(|p| p.key == key)
+            .unwrap_or_else(|| panic!("no problem at `{key}` in {ps:#?}"))
+    }
+
+    fn replace(text: &str, from: &str, to: &str) -> String {
+        assert!(text.contains(from), "`{from}` not in the base config");
+        text.replacen(from, to, 1)
+    }
+
+    #[test]
+    fn demo_config_loads() {
+        let c = Config::load(&repo("config/demo.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let s = &c.setup;
+        assert_eq!(s.hall_id, "demo-hall");
+        assert_eq!(s.queues.len(), 3);
+        assert_eq!(s.windows.len(), 6);
+        assert_eq!(s.catalog.len(), 34);
+        assert_eq!(s.queue("C").and_then(|q| q.daily_limit), Some(200));
+        assert_eq!(s.window(5).unwrap().queues, ["C", "A", "B"]);
+        assert_eq!(s.window(6).unwrap().name, "帮办代办窗口");
+        assert!(s.window(1).unwrap().green_channel);
+        // Relative to the config folder, not the working directory.
+        assert_eq!(c.database, repo("config/../target/demo/hallq-demo.db"));
+        assert_eq!(c.listen, "127.0.0.1:7400".parse().unwrap());
+    }
+
+    #[test]
+    fn example_config_loads() {
+        let c = Config::load(&repo("config/example.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let s = &c.setup;
+        assert_eq!(s.hall_id, "heze-mudan-01");
+        assert_eq!(
+            s.queues.iter().map(|q| q.prefix.as_str()).collect::<Vec<_>>(),
+            ["A", "B", "C", "Z"]
+        );
+        assert_eq!(s.windows.len(), 5);
+        assert_eq!(s.window(4).unwrap().queues, ["C", "Z"]);
+        assert_eq!(s.window(2).unwrap().name, "2号窗口");
+        assert_eq!(s.rating_levels.len(), 3);
+        assert_eq!(s.hours.week[0].len(), 2);
+        assert!(s.hours.week[5].is_empty() && s.hours.week[6].is_empty());
+        assert_eq!(s.hours.adjusted_workday, s.hours.week[0]);
+        assert_eq!(s.queue("Z").unwrap().groups, Group::ALL.to_vec());
+        assert_eq!(c.database, PathBuf::from("/var/lib/hallq/hall.db"));
+    }
+
+    #[test]
+    fn base_config_loads_with_defaults() {
+        let (dir, path, r) = check(&base());
+        let c = r.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.file, path);
+        assert_eq!(c.setup.tz, chrono_tz::Asia::Shanghai);
+        assert_eq!(c.listen, "127.0.0.1:7400".parse().unwrap());
+        assert_eq!(c.setup.rules, Rules::default());
+        assert_eq!(c.setup.rating_levels, default_rating_levels());
+        assert_eq!(c.setup.window(1).unwrap().queues, ["A", "B"]);
+        assert!(c.setup.hours.week[1].is_empty(), "tuesday left out is closed");
+        assert_eq!(c.setup.hours.adjusted_workday, c.setup.hours.week[0]);
+        assert_eq!(c.database, dir.path().join("db/hall.db"));
+    }
+
+    #[test]
+    fn relative_database_path_is_resolved_against_the_config_folder() {
+        let (dir, _, r) = check(&replace(&base(), "db/hall.db", "../data/q.db"));
+        assert_eq!(r.unwrap().database, dir.path().join("../data/q.db"));
+        let (_dir, _, r) = check(&replace(&base(), "db/hall.db", "/var/lib/hallq/hall.db"));
+        assert_eq!(r.unwrap().database, PathBuf::from("/var/lib/hallq/hall.db"));
+        // Left out: hallq.db beside the file.
+        let (dir, _, r) = check(&replace(&base(), "[store]\ndatabase = \"db/hall.db\"\n", ""));
+        assert_eq!(r.unwrap().database, dir.path().join("hallq.db"));
+    }
+
+    #[test]
+    fn unknown_key_names_line_column_and_key() {
+        let text = replace(
+            &base(),
+            "name = \"测试大厅\"\n",
+            "name = \"测试大厅\"\ncolour = \"red\"\n",
+        );
+        let ps = problems(&text);
+        assert_eq!(ps.len(), 1, "{ps:#?}");
+        assert_eq!(ps[0].key, "line 4, column 1");
+        assert!(ps[0].problem.contains("colour"), "{}", ps[0].problem);
+
+        // Deeper in the file, indented.
+        let text = replace(&base(), "number = 2\n", "number = 2\n  queus = [\"A\"]\n");
+        let line = text.lines().position(|l| l.contains("queus")).unwrap() + 1;
+        let ps = problems(&text);
+        assert_eq!(ps[0].key, format!("line {line}, column 3"));
+        assert!(ps[0].problem.contains("queus"), "{}", ps[0].problem);
+
+        // An unknown table.
+        let ps = problems(&format!("{}\n[printer]\nmodel = \"x\"\n", base()));
+        assert!(ps[0].problem.contains("printer"), "{}", ps[0].problem);
+        assert!(ps[0].key.starts_with("line "), "{}", ps[0].key);
+    }
+
+    #[test]
+    fn duplicate_window_number() {
+        let ps = problems(&replace(&base(), "number = 2", "number = 1"));
+        let p = find(&ps, "windows[1].number");
+        assert!(p.problem.contains("window 1 is defined twice"), "{p}");
+        let ps = problems(&replace(&base(), "number = 2", "number = 0"));
+        assert!(find(&ps, "windows[1].number").problem.contains("start at 1"));
+    }
+
+    #[test]
+    fn queue_no_window_serves() {
+        let text = replace(&base(), "number = 1\n", "number = 1\nqueues = [\"B\"]\n");
+        let ps = problems(&text);
+        assert_eq!(ps.len(), 1, "{ps:#?}");
+        let p = find(&ps, "windows");
+        assert!(p.problem.contains("no window serves queue A"), "{p}");
+    }
+
+    #[test]
+    fn window_serving_unknown_queue() {
+        let ps = problems(&replace(&base(), "queues = [\"B\"]", "queues = [\"B\", \"Z\"]"));
+        assert!(find(&ps, "windows[1].queues")
+            .problem
+            .contains("no queue with prefix `Z`"));
+        let ps = problems(&replace(&base(), "queues = [\"B\"]", "queues = [\"B\", \"B\"]"));
+        assert!(find(&ps, "windows[1].queues").problem.contains("listed twice"));
+        let ps = problems(&replace(&base(), "queues = [\"B\"]", "queues = []"));
+        assert!(find(&ps, "windows[1].queues").problem.contains("lists no queue"));
+    }
+
+    #[test]
+    fn bad_hours() {
+        let mon = "mon = [\"08:30-12:00\", \"13:30-17:00\"]";
+        let ps = problems(&replace(&base(), mon, "mon = [\"17:00-08:30\"]"));
+        assert!(find(&ps, "hours.mon[0]")
+            .problem
+            .contains("closes before it opens"));
+
+        let ps = problems(&replace(&base(), mon, "mon = [\"8:30\"]"));
+        assert!(find(&ps, "hours.mon[0]")
+            .problem
+            .contains("not a span like 08:30-12:00"));
+
+        let ps = problems(&replace(&base(), mon, "mon = [\"08:30-25:00\"]"));
+        find(&ps, "hours.mon[0]");
+
+        let ps = problems(&replace(&base(), mon, "mon = [\"08:30-12:00\", \"11:00-17:00\"]"));
+        assert!(find(&ps, "hours.mon[1]").problem.contains("overlaps"));
+
+        let ps = problems(&replace(
+            &base(),
+            "fri = [\"08:30-12:00\"]",
+            "adjusted_workday = [\"x\"]",
+        ));
+        find(&ps, "hours.adjusted_workday[0]");
+
+        let text = replace(&base(), mon, "mon = []");
+        let ps = problems(&replace(&text, "fri = [\"08:30-12:00\"]", "fri = []"));
+        assert!(find(&ps, "hours").problem.contains("never open"));
+    }
+
+    #[test]
+    fn bad_timezone() {
+        let text = replace(
+            &base(),
+            "name = \"测试大厅\"\n",
+            "name = \"测试大厅\"\ntimezone = \"Asia/Beijing\"\n",
+        );
+        let ps = problems(&text);
+        assert!(find(&ps, "hall.timezone").problem.contains("Asia/Beijing"));
+        // A real zone other than the default is fine.
+        let text = replace(
+            &base(),
+            "name = \"测试大厅\"\n",
+            "name = \"测试大厅\"\ntimezone = \"Asia/Urumqi\"\n",
+        );
+        let (_dir, _, r) = check(&text);
+        assert_eq!(r.unwrap().setup.tz, chrono_tz::Asia::Urumqi);
+    }
+
+    #[test]
+    fn bad_prefix() {
+        for bad in ["AB", "a", "1", "", "甲"] {
+            let ps = problems(&replace(
+                &base(),
+                "prefix = \"A\"",
+                &format!("prefix = \"{bad}\""),
+            ));
+            let p = find(&ps, "queues[0].prefix");
+            assert!(p.problem.contains("one capital letter"), "{bad}: {p}");
+        }
+    }
+
+    #[test]
+    fn duplicate_prefix() {
+        let ps = problems(&replace(&base(), "prefix = \"B\"", "prefix = \"A\""));
+        assert!(find(&ps, "queues[1].prefix")
+            .problem
+            .contains("prefix A is used by two queues"));
+    }
+
+    #[test]
+    fn rating_levels() {
+        let levels =
+            "\n[[rating.levels]]\nkey = 1\nname = \"好\"\n[[rating.levels]]\nkey = 1\nname = \"差\"\n";
+        let ps = problems(&format!("{}{levels}", base()));
+        assert!(find(&ps, "rating.levels[1].key")
+            .problem
+            .contains("key 1 is used twice"));
+
+        let levels =
+            "\n[[rating.levels]]\nkey = 0\nname = \"好\"\n[[rating.levels]]\nkey = 2\nname = \" \"\n";
+        let ps = problems(&format!("{}{levels}", base()));
+        assert!(find(&ps, "rating.levels[0].key").problem.contains("1–9"));
+        find(&ps, "rating.levels[1].name");
+
+        let ps = problems(&format!(
+            "{}\n[[rating.levels]]\nkey = 1\nname = \"好\"\n",
+            base()
+        ));
+        find(&ps, "rating.levels");
+
+        let good = "\n[[rating.levels]]\nkey = 1\nname = \"好\"\n[[rating.levels]]\nkey = 9\nname = \"差\"\n";
+        let (_dir, _, r) = check(&format!("{}{good}", base()));
+        let keys: Vec<u8> = r.unwrap().setup.rating_levels.iter().map(|l| l.key).collect();
+        assert_eq!(keys, [1, 9]);
+    }
+
+    #[test]
+    fn several_problems_are_reported_at_once() {
+        let mut text = base();
+        text = replace(
+            &text,
+            "name = \"测试大厅\"\n",
+            "name = \"测试大厅\"\ntimezone = \"Mars/Olympus\"\n",
+        );
+        text = replace(&text, "mon = [\"08:30-12:00\"", "mon = [\"12:00-08:30\"");
+        text = replace(&text, "prefix = \"B\"", "prefix = \"b\"");
+        text = replace(&text, "number = 2", "number = 1");
+        text = replace(
+            &text,
+            "[[windows]]\nnumber = 1\n",
+            "[[windows]]\nnumber = 1\nqueues = [\"A\"]\n",
+        );
+        text += "\n[rules]\nnumber_digits = 9\n";
+        let (_dir, path, r) = check(&text);
+        let e = r.unwrap_err();
+        let ps = e.problems();
+        for key in [
+            "hall.timezone",
+            "hours.mon[0]",
+            "queues[1].prefix",
+            "windows[1].number",
+            "windows[1].queues",
+            "rules.number_digits",
+        ] {
+            find(&ps, key);
+        }
+        // Display: one `FILE: KEY: PROBLEM` line per problem.
+        let shown = e.to_string();
+        assert_eq!(shown.lines().count(), ps.len());
+        for (line, p) in shown.lines().zip(&ps) {
+            assert_eq!(line, format!("{}: {}: {}", path.display(), p.key, p.problem));
+        }
+    }
+
+    #[test]
+    fn other_values_are_checked() {
+        let ps = problems(&replace(&base(), "id = \"test-hall\"", "id = \"test hall\""));
+        find(&ps, "hall.id");
+        let ps = problems(&replace(&base(), "name = \"测试大厅\"", "name = \"  \""));
+        find(&ps, "hall.name");
+        let ps = problems(&format!("{}\n[api]\nlisten = \"localhost\"\n", base()));
+        find(&ps, "api.listen");
+        let ps = problems(&replace(&base(), "groups = [\"归集\"]", "groups = [\"存款\"]"));
+        assert!(find(&ps, "queues[0].groups").problem.contains("存款"));
+        let ps = problems(&replace(&base(), "groups = [\"归集\"]", "daily_limit = 0"));
+        find(&ps, "queues[0].daily_limit");
+    }
+
+    #[test]
+    fn missing_data_files_are_named() {
+        let cat = repo("config/catalog.toml").display().to_string();
+        let ps = problems(&replace(&base(), &cat, "nowhere/catalog.toml"));
+        assert!(find(&ps, "data.catalog").problem.contains("nowhere/catalog.toml"));
+        let ps = problems(&replace(
+            &base(),
+            "calendars = []",
+            "calendars = [\"nowhere.toml\"]",
+        ));
+        find(&ps, "data.calendars[0]");
+    }
+
+    #[test]
+    fn unreadable_file_is_a_read_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing.toml");
+        let e = Config::load(&path).unwrap_err();
+        assert!(matches!(e, ConfigError::Read { .. }));
+        let ps = e.problems();
+        assert_eq!(ps.len(), 1);
+        assert_eq!(ps[0].file, path);
+        assert!(e
+            .to_string()
+            .starts_with(&format!("{}: cannot read", path.display())));
+    }
+}

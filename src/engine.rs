@@ -390,3 +390,118 @@ impl Engine {
         tracing::info!("engine stopped");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use chrono::Duration;
+
+    use super::*;
+    use crate::domain::testkit::{local, setup, shared};
+    use crate::domain::{OutcomeInput, TicketClass};
+
+    #[derive(Clone)]
+    struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
+
+    impl Clock for ManualClock {
+        fn now(&self) -> DateTime<Utc> {
+            *self.0.lock().unwrap()
+        }
+    }
+
+    fn engine(path: &std::path::Path, clock: &ManualClock) -> Engine {
+        let store = Store::open(path, "test").unwrap();
+        Engine::open(shared(setup()), store, Box::new(clock.clone())).unwrap()
+    }
+
+    #[test]
+    fn effects_follow_the_commit_and_restarts_resume_the_hall() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("hall.db");
+        let clock = ManualClock(Arc::new(Mutex::new(local(2026, 12, 4, 9, 0))));
+        let mut e = engine(&db, &clock);
+        let mut rx = e.effects.subscribe();
+        e.execute(&Command::IssueTicket {
+            queue: "A".into(),
+            class: TicketClass::Normal,
+        })
+        .unwrap();
+        // the effect is only out once the row is durable: a second connection sees it
+        assert!(matches!(rx.try_recv().unwrap(), Effect::PrintTicket { .. }));
+        let other = rusqlite::Connection::open(&db).unwrap();
+        let n: i64 = other
+            .query_row("SELECT COUNT(*) FROM tickets", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        e.execute(&Command::Login {
+            window: 2,
+            staff: "S1".into(),
+        })
+        .unwrap();
+        e.execute(&Command::CallNext { window: 2 }).unwrap();
+        let before = e.hall().state.clone();
+        drop(e); // no shutdown snapshot: as after a power cut
+        let e = engine(&db, &clock);
+        assert_eq!(e.hall().state, before);
+    }
+
+    #[test]
+    fn a_refused_command_records_nothing_and_expiries_are_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("hall.db");
+        let clock = ManualClock(Arc::new(Mutex::new(local(2026, 12, 4, 9, 0))));
+        let mut e = engine(&db, &clock);
+        let err = e.execute(&Command::CallNext { window: 2 }).unwrap_err();
+        assert!(matches!(err, EngineError::Refused(_)));
+        e.execute(&Command::IssueTicket {
+            queue: "A".into(),
+            class: TicketClass::Normal,
+        })
+        .unwrap();
+        e.execute(&Command::Login {
+            window: 2,
+            staff: "S1".into(),
+        })
+        .unwrap();
+        e.execute(&Command::CallNext { window: 2 }).unwrap();
+        e.execute(&Command::Finish {
+            window: 2,
+            items: vec![1],
+            outcome: OutcomeInput::Done,
+        })
+        .unwrap();
+        assert!(e.hall().next_deadline().is_some());
+        *clock.0.lock().unwrap() += Duration::seconds(31);
+        e.tick().unwrap();
+        let other = rusqlite::Connection::open(&db).unwrap();
+        let unrated: i64 = other
+            .query_row("SELECT COUNT(*) FROM ratings WHERE key IS NULL", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(unrated, 1);
+        let events: i64 = other
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(events, 5);
+    }
+
+    #[test]
+    fn time_never_runs_backwards_in_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock(Arc::new(Mutex::new(local(2026, 12, 4, 9, 0))));
+        let mut e = engine(&dir.path().join("hall.db"), &clock);
+        e.execute(&Command::IssueTicket {
+            queue: "A".into(),
+            class: TicketClass::Normal,
+        })
+        .unwrap();
+        *clock.0.lock().unwrap() -= Duration::hours(1);
+        e.execute(&Command::IssueTicket {
+            queue: "A".into(),
+            class: TicketClass::Normal,
+        })
+        .unwrap();
+        let t: Vec<DateTime<Utc>> = e.hall().state.tickets.values().map(|t| t.issued_at).collect();
+        assert!(t[1] >= t[0]);
+    }
+}

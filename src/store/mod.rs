@@ -244,3 +244,131 @@ pub fn read_events(conn: &Connection, after: i64, limit: i64) -> Result<Vec<Even
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::testkit::{local, setup, shared};
+    use crate::domain::{Command, Hall, TicketClass};
+
+    fn issue_events(hall: &mut Hall, n: usize) -> Vec<(DateTime<Utc>, Vec<Event>)> {
+        let t = local(2026, 12, 4, 9, 0);
+        (0..n)
+            .map(|_| {
+                let ev = hall
+                    .handle(
+                        &Command::IssueTicket {
+                            queue: "A".into(),
+                            class: TicketClass::Normal,
+                        },
+                        t,
+                    )
+                    .unwrap();
+                (t, ev)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn committed_events_come_back_in_order_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/hall.db");
+        let mut hall = Hall::new(shared(setup()));
+        {
+            let mut store = Store::open(&path, "h1").unwrap();
+            for (at, ev) in issue_events(&mut hall, 3) {
+                store.commit(at, &ev, &hall.state).unwrap();
+            }
+        }
+        let mut store = Store::open(&path, "h1").unwrap();
+        let loaded = store.load().unwrap();
+        assert!(loaded.state.is_none());
+        assert_eq!(loaded.last_seq, 3);
+        assert_eq!(
+            loaded.tail.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        let mut replayed = Hall::new(shared(setup()));
+        for r in &loaded.tail {
+            replayed.apply(r.at, &r.event);
+        }
+        assert_eq!(replayed.state, hall.state);
+        let n: i64 = store
+            .connection()
+            .query_row("SELECT COUNT(*) FROM tickets", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 3);
+    }
+
+    #[test]
+    fn a_snapshot_bounds_the_replay() {
+        let mut store = Store::open_in_memory("h1").unwrap();
+        let mut hall = Hall::new(shared(setup()));
+        let batches = issue_events(&mut hall, SNAPSHOT_EVERY as usize + 7);
+        let mut states = Vec::new();
+        for (at, ev) in &batches {
+            // the state passed is the hall after each event; rebuild it step by step
+            states.push(ev.clone());
+            let mut h = Hall::new(shared(setup()));
+            for e in states.iter().flatten() {
+                h.apply(*at, e);
+            }
+            store.commit(*at, ev, &h.state).unwrap();
+        }
+        let loaded = store.load().unwrap();
+        assert_eq!(loaded.tail.len(), 7);
+        let mut rebuilt = Hall::with_state(shared(setup()), loaded.state.unwrap());
+        for r in &loaded.tail {
+            rebuilt.apply(r.at, &r.event);
+        }
+        assert_eq!(rebuilt.state, hall.state);
+        store.snapshot(&hall.state).unwrap();
+        assert!(store.load().unwrap().tail.is_empty());
+    }
+
+    #[test]
+    fn a_failed_commit_leaves_nothing_behind() {
+        let mut store = Store::open_in_memory("h1").unwrap();
+        let mut hall = Hall::new(shared(setup()));
+        let (at, ev) = issue_events(&mut hall, 1).remove(0);
+        store.commit(at, &ev, &hall.state).unwrap();
+        // the same ticket number again violates UNIQUE (day, queue, number)
+        assert!(store.commit(at, &ev, &hall.state).is_err());
+        let n: i64 = store
+            .connection()
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn a_database_of_another_hall_or_a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hall.db");
+        drop(Store::open(&path, "h1").unwrap());
+        assert!(matches!(
+            Store::open(&path, "h2"),
+            Err(StoreError::WrongHall { .. })
+        ));
+        {
+            let c = Connection::open(&path).unwrap();
+            c.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        }
+        assert!(matches!(Store::open(&path, "h1"), Err(StoreError::TooNew { .. })));
+    }
+
+    #[test]
+    fn the_database_runs_wal_with_full_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("hall.db"), "h1").unwrap();
+        let mode: String = store
+            .connection()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        let sync: i64 = store
+            .connection()
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!((mode.as_str(), sync), ("wal", 2));
+    }
+}
