@@ -125,6 +125,14 @@ pub fn router(state: AppState) -> Router {
                 "no such endpoint: see /api/v1/openapi.json",
             )
         })
+        // After the routes: it is set on the method routers registered so far.
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed here: see /api/v1/openapi.json",
+            )
+        })
         .with_state(state)
 }
 
@@ -185,7 +193,18 @@ impl From<EngineError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
-        Self::bad_request(format!("bad JSON body: {}", r.body_text()))
+        let message = format!("bad JSON body: {}", r.body_text());
+        match r.status() {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                message,
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+            }
+            _ => Self::bad_request(message),
+        }
     }
 }
 
@@ -564,4 +583,101 @@ async fn list_events(State(s): State<AppState>, Q(q): Q<EventsQuery>) -> ApiResu
     }
     let events = s.read(move |c| store::read_events(c, q.after, q.limit)).await?;
     Ok(Json(json!({"events": events})))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+
+    use super::{OPENAPI, ROUTES};
+
+    const METHODS: &[&str] = &[
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+
+    fn doc() -> Value {
+        serde_json::from_str(OPENAPI).expect("api/openapi.json is JSON")
+    }
+
+    #[test]
+    fn openapi_describes_exactly_the_routes() {
+        let doc = doc();
+        assert!(
+            doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")),
+            "an OpenAPI 3.1 document"
+        );
+        let mut documented = BTreeSet::new();
+        let mut ids = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("`paths` is an object") {
+            for (method, op) in item.as_object().expect("a path item is an object") {
+                if !METHODS.contains(&method.as_str()) {
+                    continue; // `parameters`, `summary`, …
+                }
+                assert!(
+                    documented.insert((method.clone(), path.clone())),
+                    "{method} {path} twice"
+                );
+                let id = op["operationId"].as_str().unwrap_or_default();
+                assert!(!id.is_empty(), "{method} {path}: no operationId");
+                assert!(ids.insert(id.to_string()), "operationId {id} used twice");
+                assert!(
+                    op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                    "{method} {path}: no responses"
+                );
+            }
+        }
+        let routes: BTreeSet<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        assert_eq!(routes.len(), ROUTES.len(), "ROUTES lists a route twice");
+        assert_eq!(documented, routes, "api/openapi.json paths differ from ROUTES");
+    }
+
+    #[test]
+    fn openapi_window_routes_declare_the_window_parameter_and_refs_resolve() {
+        let doc = doc();
+        let resolve = |r: &str| -> &Value {
+            let p = r
+                .strip_prefix('#')
+                .unwrap_or_else(|| panic!("non-local $ref {r}"));
+            doc.pointer(p).unwrap_or_else(|| panic!("dangling $ref {r}"))
+        };
+        for (method, path) in ROUTES {
+            let params = doc["paths"][*path][*method]["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let window = params.iter().map(|p| match p["$ref"].as_str() {
+                Some(r) => resolve(r).clone(),
+                None => p.clone(),
+            });
+            let declared = window
+                .filter(|p| p["in"] == "path" && p["name"] == "window")
+                .count();
+            let expected = usize::from(path.contains("{window}"));
+            assert_eq!(declared, expected, "{method} {path}: `window` path parameter");
+        }
+        // Every `$ref` points into this document.
+        fn walk<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+            match v {
+                Value::Object(o) => {
+                    if let Some(r) = o.get("$ref").and_then(Value::as_str) {
+                        out.push(r);
+                    }
+                    o.values().for_each(|v| walk(v, out));
+                }
+                Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        let mut refs = Vec::new();
+        walk(&doc, &mut refs);
+        assert!(refs.len() > 50);
+        for r in refs {
+            resolve(r);
+        }
+    }
 }
