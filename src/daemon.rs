@@ -48,7 +48,7 @@ pub async fn run(
         }
     })?;
     let (handle, thread) = engine.spawn();
-    let devices = sim::attach(&handle);
+    let devices = sim::attach(&handle).await;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen {

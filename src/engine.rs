@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration as StdDuration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 use serde::Serialize;
 use tokio::sync::{broadcast, oneshot};
@@ -164,11 +164,12 @@ impl Engine {
             Some(state) => Hall::with_state(setup, state),
             None => Hall::new(setup),
         };
-        let mut last_now = DateTime::<Utc>::MIN_UTC;
         for rec in &loaded.tail {
             hall.apply(rec.at, &rec.event);
-            last_now = last_now.max(rec.at);
         }
+        // A board whose clock comes back early after a power cut must not
+        // number tickets under a day that has passed.
+        let last_now = store.last_event_at()?.unwrap_or(DateTime::<Utc>::MIN_UTC);
         if replayed > 0 {
             store.snapshot(&hall.state)?;
         }
@@ -192,8 +193,10 @@ impl Engine {
         &self.hall
     }
 
+    /// The time, to the millisecond (what the log keeps, so a replay is
+    /// exact), never earlier than the last committed event.
     fn now(&mut self) -> DateTime<Utc> {
-        let now = self.clock.now().max(self.last_now);
+        let now = self.clock.now().trunc_subsecs(3).max(self.last_now);
         self.last_now = now;
         now
     }
@@ -503,5 +506,36 @@ mod tests {
         .unwrap();
         let t: Vec<DateTime<Utc>> = e.hall().state.tickets.values().map(|t| t.issued_at).collect();
         assert!(t[1] >= t[0]);
+    }
+
+    #[test]
+    fn a_clock_that_comes_back_early_after_a_restart_does_not_reopen_yesterday() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("hall.db");
+        let clock = ManualClock(Arc::new(Mutex::new(local(2026, 12, 4, 9, 0))));
+        let mut e = engine(&db, &clock);
+        e.execute(&Command::IssueTicket {
+            queue: "A".into(),
+            class: TicketClass::Normal,
+        })
+        .unwrap();
+        e.store.snapshot(&e.hall.state).unwrap(); // as after a clean stop: nothing to replay
+        drop(e);
+        // the board boots with its clock a day behind
+        *clock.0.lock().unwrap() = local(2026, 12, 3, 9, 0);
+        let mut e = engine(&db, &clock);
+        let done = e
+            .execute(&Command::IssueTicket {
+                queue: "A".into(),
+                class: TicketClass::Normal,
+            })
+            .unwrap();
+        match &done.events[0] {
+            Event::TicketIssued { ticket, .. } => {
+                assert_eq!(ticket.label, "A002");
+                assert_eq!(ticket.day, chrono::NaiveDate::from_ymd_opt(2026, 12, 4).unwrap());
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -84,23 +84,23 @@ fn push(list: &mut VecDeque<String>, s: String) {
     list.push_back(s);
 }
 
-/// Attach the simulated devices to the engine's effects. Returns their shared state.
-pub fn attach(engine: &EngineHandle) -> Arc<Mutex<SimDevices>> {
+/// Attach the simulated devices to the engine's effects, starting from the
+/// hall as it is now (after a restart the counters show what they showed
+/// before). Returns their shared state.
+pub async fn attach(engine: &EngineHandle) -> Arc<Mutex<SimDevices>> {
     let state = Arc::new(Mutex::new(SimDevices::default()));
-    {
-        let mut s = state.lock().expect("fresh mutex");
-        for w in &engine.setup.windows {
-            s.counters.insert(
-                w.number,
-                CounterDisplay {
-                    window: w.number,
-                    ticket: None,
-                    status: "未开放".into(),
-                },
-            );
-        }
-    }
+    // Subscribe before reading the hall, so no change falls in between.
     let mut rx = engine.subscribe();
+    if let Ok(view) = engine.view().await {
+        let mut s = state.lock().expect("fresh mutex");
+        for window in view.windows {
+            let number = window.number;
+            let lit = window.rating_open_for.is_some();
+            s.apply(&Effect::ShowOnCounter { window });
+            s.apply(&Effect::RatingKeys { window: number, lit });
+        }
+        s.effects = 0;
+    }
     let shared = state.clone();
     tokio::spawn(async move {
         loop {

@@ -158,6 +158,17 @@ impl Store {
         })
     }
 
+    /// The time of the newest event, if any.
+    pub fn last_event_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let at: Option<i64> = self
+            .conn
+            .query_row("SELECT at_ms FROM events ORDER BY seq DESC LIMIT 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(at.map(from_ms))
+    }
+
     /// Events with `seq > after`, oldest first, at most `limit`.
     pub fn events_after(&self, after: i64, limit: i64) -> Result<Vec<EventRecord>, StoreError> {
         read_events(&self.conn, after, limit)
