@@ -655,6 +655,9 @@ fn describe_event(v: &Value) -> String {
         Event::StrayPress { window, key, .. } => {
             format!("key {key} at window {window} was a stray press (no rating window open): not a rating")
         }
+        Event::BundleApplied { bundle } => {
+            format!("configuration bundle {} from the centre in force", bundle.version)
+        }
     }
 }
 
