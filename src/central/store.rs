@@ -335,13 +335,15 @@ impl CentralStore {
         }
         let id = id.to_string();
         match self {
-            CentralStore::Sqlite(c) => Self::sqlite(c, move |c| {
-                Ok(c.execute(
+            CentralStore::Sqlite(c) => {
+                Self::sqlite(c, move |c| {
+                    Ok(c.execute(
                     "UPDATE credentials SET revoked_at_ms = ?2 WHERE hall_id = ?1 AND revoked_at_ms IS NULL",
                     params![id, now_ms()],
                 )? as u64)
-            })
-            .await,
+                })
+                .await
+            }
             CentralStore::Postgres(p) => Ok(p
                 .any()
                 .await?

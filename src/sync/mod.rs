@@ -99,6 +99,8 @@ pub struct SyncState {
     pub last_contact: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub failures: u32,
+    /// Requests made to the centre since start (high-water asks, batches, bundle polls).
+    pub requests: u64,
     pub next_retry_at: Option<DateTime<Utc>>,
     /// Version of the last bundle refused, and why.
     pub bundle_refused: Option<(i64, String)>,
@@ -275,6 +277,7 @@ impl SyncTask {
         client: &Arc<CentreClient>,
         f: impl FnOnce(&CentreClient) -> Result<T, SyncError> + Send + 'static,
     ) -> Result<T, SyncError> {
+        self.update(|s| s.requests += 1);
         let client = client.clone();
         tokio::task::spawn_blocking(move || f(&client))
             .await
