@@ -383,3 +383,46 @@ fn tls_with_a_configured_ca() {
     assert_eq!(d.post("/api/v1/tickets", json!({"queue": "B"})).0, 201);
     wait_synced(&d, Duration::from_secs(20));
 }
+
+#[test]
+fn a_replaced_hall_database_is_not_silently_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("centre.db").display());
+    let token = dir.path().join("hall.token");
+    add_hall(&db, HALL, &token);
+    let admin = add_admin(&db, dir.path());
+    let c = Centre::start(&db, "127.0.0.1:0", None);
+    let hall_dir = tempfile::tempdir().unwrap();
+    let cfg = write_hall_config(hall_dir.path(), "");
+    add_sync(&cfg, &c.base, &token, "");
+    let d = Daemon::start(&cfg);
+    for _ in 0..3 {
+        assert_eq!(d.post("/api/v1/tickets", json!({"queue": "A"})).0, 201);
+    }
+    wait_synced(&d, Duration::from_secs(20));
+    d.terminate();
+    // The hall's database is lost and the hall starts afresh: its new events
+    // would carry numbers the centre already holds.
+    for f in ["hall.db", "hall.db-wal", "hall.db-shm"] {
+        let _ = std::fs::remove_file(hall_dir.path().join(f));
+    }
+    let d = Daemon::start(&cfg);
+    assert_eq!(d.post("/api/v1/tickets", json!({"queue": "B"})).0, 201);
+    let mut st = Value::Null;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            st = sync_state(&d);
+            st["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("old backup"))
+        }),
+        "{st}"
+    );
+    assert_eq!(st["connected"], false, "{st}");
+    let held = c.all_events(HALL, &admin);
+    assert_eq!(held.len(), 3);
+    assert!(
+        held.iter().all(|e| e["body"]["ticket"]["queue"] == "A"),
+        "nothing of the new log was taken"
+    );
+}

@@ -279,3 +279,160 @@ pub fn compute(q: &ReportQuery, tz: Tz, events: &[StoredEvent]) -> Result<Report
         rows,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Build a hall log: (UTC time, event JSON).
+    fn log(events: &[(&str, String)]) -> Vec<StoredEvent> {
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, (at, body))| {
+                let v: serde_json::Value = serde_json::from_str(body).unwrap();
+                StoredEvent {
+                    seq: i as i64 + 1,
+                    at_ms: DateTime::parse_from_rfc3339(at).unwrap().timestamp_millis(),
+                    kind: v["type"].as_str().unwrap().to_string(),
+                    body: body.clone(),
+                }
+            })
+            .collect()
+    }
+
+    fn issued(id: u64, at: &str) -> String {
+        format!(
+            r#"{{"type":"ticket_issued","ahead":0,"estimated_wait_s":0,"ticket":{{"called_at":null,"class":"normal","day":"2026-12-07","id":{id},"issued_at":"{at}","label":"A{id:03}","number":{id},"origin_queue":"A","queue":"A","recalls":0,"state":{{"state":"waiting"}},"target_window":null,"transfers":0}}}}"#
+        )
+    }
+
+    fn called(id: u64, window: u16, staff: &str) -> String {
+        format!(
+            r#"{{"type":"ticket_called","label":"A{id:03}","next":true,"staff":"{staff}","ticket":{id},"window":{window}}}"#
+        )
+    }
+
+    fn recorded(tx: u64, window: u16, staff: &str, start: &str, end: &str, outcome: &str) -> String {
+        format!(
+            r#"{{"type":"transaction_recorded","rating_until":"{end}","transaction":{{"finished_at":"{end}","id":{tx},"items":[1],"label":"A{tx:03}","outcome":{outcome},"queue":"A","staff":"{staff}","started_at":"{start}","ticket":{tx},"window":{window}}}}}"#
+        )
+    }
+
+    fn q(by: By, period: Period) -> ReportQuery {
+        ReportQuery {
+            hall: "h".into(),
+            by,
+            period,
+            from: NaiveDate::from_ymd_opt(2026, 12, 7).unwrap(),
+            to: NaiveDate::from_ymd_opt(2026, 12, 8).unwrap(),
+            window: None,
+            staff: None,
+            as_of: Some(NaiveDate::from_ymd_opt(2026, 12, 20).unwrap()),
+        }
+    }
+
+    fn events() -> Vec<StoredEvent> {
+        let done = r#"{"kind":"done"}"#;
+        let acc = |d: &str| format!(r#"{{"due":"{d}","kind":"accepted"}}"#);
+        log(&[
+            // 2026-12-07 09:00 Shanghai = 01:00 UTC.
+            ("2026-12-07T01:00:00Z", issued(1, "2026-12-07T01:00:00Z")),
+            ("2026-12-07T01:00:30Z", issued(2, "2026-12-07T01:00:30Z")),
+            ("2026-12-07T01:05:00Z", called(1, 1, "S1")),
+            (
+                "2026-12-07T01:10:00Z",
+                recorded(1, 1, "S1", "2026-12-07T01:05:00Z", "2026-12-07T01:10:00Z", done),
+            ),
+            (
+                "2026-12-07T01:10:05Z",
+                r#"{"type":"rated","key":1,"level":"满意","transaction":1,"window":1}"#.into(),
+            ),
+            ("2026-12-07T01:20:30Z", called(2, 2, "S2")),
+            // Called again (back from the postponed pool): not a second wait.
+            ("2026-12-07T01:40:30Z", called(2, 2, "S2")),
+            (
+                "2026-12-07T01:45:30Z",
+                recorded(
+                    2,
+                    2,
+                    "S2",
+                    "2026-12-07T01:40:30Z",
+                    "2026-12-07T01:45:30Z",
+                    &acc("2026-12-10"),
+                ),
+            ),
+            (
+                "2026-12-07T01:46:00Z",
+                r#"{"type":"unrated","transaction":2,"window":2}"#.into(),
+            ),
+            // 23:30 UTC on the 7th is 07:30 on the 8th in Shanghai.
+            ("2026-12-07T23:30:00Z", issued(3, "2026-12-07T23:30:00Z")),
+            ("2026-12-07T23:31:00Z", called(3, 1, "S1")),
+            (
+                "2026-12-07T23:33:00Z",
+                recorded(
+                    3,
+                    1,
+                    "S1",
+                    "2026-12-07T23:31:00Z",
+                    "2026-12-07T23:33:00Z",
+                    &acc("2026-12-30"),
+                ),
+            ),
+            (
+                "2026-12-07T23:33:10Z",
+                r#"{"type":"rated","key":3,"level":"不满意","transaction":3,"window":1}"#.into(),
+            ),
+            (
+                "2026-12-07T23:40:00Z",
+                r#"{"type":"ticket_expired","ticket":9,"label":"A009"}"#.into(),
+            ),
+        ])
+    }
+
+    #[test]
+    fn per_hall_and_day_by_local_date() {
+        let r = compute(&q(By::Hall, Period::Day), chrono_tz::Asia::Shanghai, &events()).unwrap();
+        assert_eq!(r.rows.len(), 2);
+        let (d7, d8) = (&r.rows[0], &r.rows[1]);
+        assert_eq!(
+            (d7.period.as_str(), d8.period.as_str()),
+            ("2026-12-07", "2026-12-08")
+        );
+        assert_eq!((d7.tickets_issued, d7.tickets_called, d7.transactions), (2, 2, 2));
+        assert_eq!(d7.waiting.count, 2);
+        assert_eq!(d7.waiting.mean_s, Some((300.0 + 1200.0) / 2.0));
+        assert_eq!(d7.waiting.max_s, Some(1200));
+        assert_eq!(d7.service.mean_s, Some(300.0));
+        assert_eq!(d7.ratings, BTreeMap::from([("满意".to_string(), 1)]));
+        assert_eq!((d7.rated, d7.unrated, d7.unrated_share), (1, 1, Some(0.5)));
+        assert_eq!((d7.accepted, d7.overdue), (1, 1), "due 12-10, as of 12-20");
+        assert_eq!(
+            (d8.tickets_issued, d8.accepted, d8.overdue, d8.no_shows),
+            (1, 1, 0, 1)
+        );
+        assert_eq!(d8.ratings, BTreeMap::from([("不满意".to_string(), 1)]));
+    }
+
+    #[test]
+    fn per_staff_per_month_and_filters() {
+        let r = compute(&q(By::Staff, Period::Month), chrono_tz::Asia::Shanghai, &events()).unwrap();
+        assert_eq!(r.rows.len(), 2);
+        let s1 = r.rows.iter().find(|r| r.staff.as_deref() == Some("S1")).unwrap();
+        assert_eq!(s1.period, "2026-12");
+        assert_eq!(
+            (s1.tickets_called, s1.transactions, s1.rated, s1.unrated),
+            (2, 2, 2, 0)
+        );
+        assert_eq!(s1.tickets_issued, 0, "tickets are counted per hall only");
+        let mut only = q(By::Window, Period::Day);
+        only.window = Some(2);
+        let r = compute(&only, chrono_tz::Asia::Shanghai, &events()).unwrap();
+        assert_eq!(r.rows.len(), 1);
+        assert_eq!((r.rows[0].window, r.rows[0].unrated_share), (Some(2), Some(1.0)));
+        let mut bad = q(By::Hall, Period::Day);
+        bad.to = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        assert!(compute(&bad, chrono_tz::Asia::Shanghai, &events()).is_err());
+    }
+}

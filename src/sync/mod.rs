@@ -85,6 +85,11 @@ pub enum SyncError {
     Gap { high_water: i64 },
     #[error("hall database: {0}")]
     Store(String),
+    #[error(
+        "the centre holds this hall's events up to {centre}, but this database only up to {local}: \
+         it was replaced or restored from an old backup; nothing is sent until the centre's staff resolve it"
+    )]
+    Diverged { centre: i64, local: i64 },
     #[error("engine: {0}")]
     Engine(#[from] EngineError),
 }
@@ -347,6 +352,23 @@ impl SyncTask {
             Ok(h) => h,
             Err(e) => return e,
         };
+        // New events numbered below the centre's mark would be taken for ones
+        // it already holds and silently dropped: refuse to go on.
+        let local = match self
+            .blocking(conn, |c| {
+                c.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map_err(store_err)
+            })
+            .await
+        {
+            Ok(l) => l,
+            Err(e) => return e,
+        };
+        if acked > local {
+            return SyncError::Diverged { centre: acked, local };
+        }
         *failures = 0;
         tracing::info!(high_water = acked, "connected to the centre");
         if let Err(e) = self.record_ack(conn, acked).await {
