@@ -89,6 +89,8 @@ struct RawSync {
     centre: String,
     token_file: PathBuf,
     ca_file: Option<PathBuf>,
+    client_cert_file: Option<PathBuf>,
+    client_key_file: Option<PathBuf>,
     #[serde(default = "d_sync_batch")]
     batch: u32,
     #[serde(default = "d_backoff_max")]
@@ -750,6 +752,25 @@ impl Checker {
                 self.add("sync.ca_file", format!("cannot read {}: {e}", ca.display()));
             }
         }
+        let client_cert = match (&s.client_cert_file, &s.client_key_file) {
+            (None, None) => None,
+            (Some(c), Some(k)) => {
+                let (c, k) = (resolve(c), resolve(k));
+                for (key, p) in [("sync.client_cert_file", &c), ("sync.client_key_file", &k)] {
+                    if let Err(e) = std::fs::metadata(p) {
+                        self.add(key, format!("cannot read {}: {e}", p.display()));
+                    }
+                }
+                Some((c, k))
+            }
+            _ => {
+                self.add(
+                    "sync.client_cert_file",
+                    "give both client_cert_file and client_key_file for mutual TLS, or neither",
+                );
+                None
+            }
+        };
         if !(1..=MAX_BATCH as u32).contains(&s.batch) {
             self.add("sync.batch", format!("must be 1–{MAX_BATCH}"));
         }
@@ -769,6 +790,7 @@ impl Checker {
             centre,
             token: token?,
             ca_file,
+            client_cert,
             batch: s.batch as usize,
             backoff_max: std::time::Duration::from_secs(s.backoff_max_seconds.into()),
             alert_after: std::time::Duration::from_secs(s.alert_after_seconds.into()),
@@ -1205,7 +1227,7 @@ queues = ["B"]
         assert!(!format!("{s:?}").contains("hq_secret"), "the token never shows");
         assert!(Config::from_str_at(&base(), &path).unwrap().sync.is_none());
 
-        let bad = "\n[sync]\ncentre = \"ftp://x\"\ntoken_file = \"nowhere.token\"\nbatch = 0\nbackoff_max_seconds = 0\nalert_after_seconds = 0\nbundle_poll_seconds = 0\nca_file = \"no-ca.pem\"\n";
+        let bad = "\n[sync]\ncentre = \"ftp://x\"\ntoken_file = \"nowhere.token\"\nbatch = 0\nbackoff_max_seconds = 0\nalert_after_seconds = 0\nbundle_poll_seconds = 0\nca_file = \"no-ca.pem\"\nclient_cert_file = \"c.pem\"\n";
         let e = Config::from_str_at(&format!("{}{bad}", base()), &path).unwrap_err();
         let ps = e.problems();
         for key in [
@@ -1216,6 +1238,7 @@ queues = ["B"]
             "sync.alert_after_seconds",
             "sync.bundle_poll_seconds",
             "sync.ca_file",
+            "sync.client_cert_file",
         ] {
             find(&ps, key);
         }

@@ -426,3 +426,90 @@ fn a_replaced_hall_database_is_not_silently_merged() {
         "nothing of the new log was taken"
     );
 }
+
+#[test]
+fn mutual_tls_refuses_a_hall_without_a_client_certificate() {
+    use rcgen::{
+        BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    // A CA issuing the centre's server certificate and the hall's client certificate.
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issue = |name: &str, eku: ExtendedKeyUsagePurpose| {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![name.to_string()]).unwrap();
+        params.extended_key_usages = vec![eku];
+        (params.signed_by(&key, &ca, &ca_key).unwrap(), key)
+    };
+    let (server, server_key) = issue("localhost", ExtendedKeyUsagePurpose::ServerAuth);
+    let (client, client_key) = issue("test-hall", ExtendedKeyUsagePurpose::ClientAuth);
+    std::fs::write(p("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(p("server.pem"), server.pem()).unwrap();
+    std::fs::write(p("server.key"), server_key.serialize_pem()).unwrap();
+    std::fs::write(p("client.pem"), client.pem()).unwrap();
+    std::fs::write(p("client.key"), client_key.serialize_pem()).unwrap();
+
+    let db = format!("sqlite:{}", p("centre.db").display());
+    let token = p("hall.token");
+    add_hall(&db, HALL, &token);
+    let bin = centre::BIN;
+    let mut child = std::process::Command::new(bin)
+        .args(["--db", &db, "serve", "--listen", "127.0.0.1:0"])
+        .arg("--tls-cert")
+        .arg(p("server.pem"))
+        .arg("--tls-key")
+        .arg(p("server.key"))
+        .arg("--client-ca")
+        .arg(p("ca.pem"))
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let port = line.trim().rsplit(':').next().unwrap().to_string();
+    let url = format!("https://localhost:{port}");
+
+    let hall_dir = tempfile::tempdir().unwrap();
+    let cfg = write_hall_config(hall_dir.path(), "");
+    let plain = std::fs::read_to_string(&cfg).unwrap();
+    let ca_line = format!("ca_file = \"{}\"", p("ca.pem").display());
+    add_sync(&cfg, &url, &token, &ca_line);
+    let d = Daemon::start(&cfg);
+    assert_eq!(d.post("/api/v1/tickets", json!({"queue": "A"})).0, 201);
+    let mut st = Value::Null;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            st = sync_state(&d);
+            st["failures"].as_u64() >= Some(1)
+        }),
+        "{st}"
+    );
+    assert_eq!(
+        (st["connected"].as_bool(), st["backlog"].as_i64()),
+        (Some(false), Some(1)),
+        "{st}"
+    );
+    d.terminate();
+
+    std::fs::write(&cfg, plain).unwrap();
+    let client_lines = format!(
+        "{ca_line}\nclient_cert_file = \"{}\"\nclient_key_file = \"{}\"",
+        p("client.pem").display(),
+        p("client.key").display()
+    );
+    add_sync(&cfg, &url, &token, &client_lines);
+    let d = Daemon::start(&cfg);
+    wait_synced(&d, Duration::from_secs(20));
+    let _ = child.kill();
+    let _ = child.wait();
+}

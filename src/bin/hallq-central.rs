@@ -38,6 +38,10 @@ enum Cmd {
         /// PEM private key of --tls-cert.
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Mutual TLS: PEM file of the CA(s) that issue the halls' client
+        /// certificates; clients without one are refused (tokens still apply).
+        #[arg(long, requires = "tls_cert")]
+        client_ca: Option<PathBuf>,
     },
     /// Register halls and manage their tokens.
     Hall {
@@ -172,9 +176,10 @@ async fn run(url: DbUrl, cmd: Cmd) -> anyhow::Result<()> {
             listen,
             tls_cert,
             tls_key,
+            client_ca,
         } => {
             let tls = match (tls_cert, tls_key) {
-                (Some(c), Some(k)) => Some(central::tls::acceptor(&c, &k)?),
+                (Some(c), Some(k)) => Some(central::tls::acceptor(&c, &k, client_ca.as_deref())?),
                 _ => None,
             };
             let listener = tokio::net::TcpListener::bind(listen)

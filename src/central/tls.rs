@@ -21,8 +21,10 @@ pub enum TlsError {
     Config(#[from] rustls::Error),
 }
 
-/// An acceptor for the certificate chain and private key in these PEM files.
-pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
+/// An acceptor for the certificate chain and private key in these PEM files;
+/// with `client_ca`, every client must present a certificate issued by one of
+/// the CAs in that PEM file (mutual TLS, on top of the per-hall tokens).
+pub fn acceptor(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<TlsAcceptor, TlsError> {
     let pem_err = |file: &Path, problem: String| TlsError::Pem {
         file: file.display().to_string(),
         problem,
@@ -35,21 +37,46 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
         return Err(pem_err(cert, "no certificate in the file".into()));
     }
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| pem_err(key, e.to_string()))?;
-    acceptor_from(certs, key)
+    let client_roots = match client_ca {
+        None => None,
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_file_iter(ca).map_err(|e| pem_err(ca, e.to_string()))? {
+                roots
+                    .add(c.map_err(|e| pem_err(ca, e.to_string()))?)
+                    .map_err(|e| pem_err(ca, e.to_string()))?;
+            }
+            if roots.is_empty() {
+                return Err(pem_err(ca, "no certificate in the file".into()));
+            }
+            Some(roots)
+        }
+    };
+    acceptor_from(certs, key, client_roots)
 }
 
 pub fn acceptor_from(
     certs: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
+    client_roots: Option<rustls::RootCertStore>,
 ) -> Result<TlsAcceptor, TlsError> {
     // ring, as ureq uses on the hall side: no C tool-chain (cmake) to build,
     // unlike aws-lc-rs. Post-quantum key exchange is not needed on this link yet.
     #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?;
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let builder = match client_roots {
+        None => builder.with_no_client_auth(),
+        Some(roots) => {
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                    .build()
+                    .map_err(|e| rustls::Error::General(e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder.with_single_cert(certs, key)?;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ureq::http::StatusCode;
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
 
 use super::wire::{Ack, Batch, ErrorBody, HighWater};
 use super::{Secret, SyncConfig, SyncError};
@@ -29,7 +29,7 @@ impl std::fmt::Debug for CentreClient {
     }
 }
 
-/// Read the CA certificates of a PEM file.
+/// Read the certificates of a PEM file (CAs, or a client certificate chain).
 pub fn load_ca(path: &std::path::Path) -> Result<Vec<Certificate<'static>>, SyncError> {
     let pem = std::fs::read(path).map_err(|e| SyncError::Setup(format!("{}: {e}", path.display())))?;
     let mut certs = Vec::new();
@@ -55,15 +55,37 @@ impl CentreClient {
             Some(p) => RootCerts::Specific(Arc::new(load_ca(p)?)),
             None => RootCerts::WebPki,
         };
-        Ok(Self::with_roots(&cfg.centre, hall, &cfg.token, roots))
+        let client_cert = match &cfg.client_cert {
+            None => None,
+            Some((cert, key)) => {
+                let chain = load_ca(cert)?;
+                let pem =
+                    std::fs::read(key).map_err(|e| SyncError::Setup(format!("{}: {e}", key.display())))?;
+                let key = PrivateKey::from_pem(&pem)
+                    .map_err(|e| SyncError::Setup(format!("{}: {e}", key.display())))?;
+                Some(ClientCert::new_with_certs(&chain, key))
+            }
+        };
+        Ok(Self::with_tls(&cfg.centre, hall, &cfg.token, roots, client_cert))
     }
 
-    pub fn with_roots(base: &str, hall: &str, token: &Secret, roots: RootCerts) -> Self {
+    pub fn with_tls(
+        base: &str,
+        hall: &str,
+        token: &Secret,
+        roots: RootCerts,
+        client_cert: Option<ClientCert>,
+    ) -> Self {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(3)))
             .timeout_global(Some(Duration::from_secs(8)))
-            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .tls_config(
+                TlsConfig::builder()
+                    .root_certs(roots)
+                    .client_cert(client_cert)
+                    .build(),
+            )
             .build()
             .new_agent();
         CentreClient {

@@ -66,6 +66,8 @@ pub struct SyncConfig {
     pub token: Secret,
     /// PEM file of the CA(s) to trust for the centre; the web roots when `None`.
     pub ca_file: Option<PathBuf>,
+    /// Mutual TLS: this hall's client certificate chain and key (PEM files).
+    pub client_cert: Option<(PathBuf, PathBuf)>,
     pub batch: usize,
     pub backoff_max: Duration,
     /// Alert when the oldest unsent event is older than this.
@@ -577,6 +579,7 @@ mod tests {
             centre: "https://c".into(),
             token: s,
             ca_file: None,
+            client_cert: None,
             batch: 1,
             backoff_max: Duration::from_secs(1),
             alert_after: Duration::from_secs(1),
