@@ -249,6 +249,17 @@ fn offline_the_backlog_grows_and_alerts_then_drains() {
     assert!(st["oldest_unsent_age_s"].as_i64().unwrap() >= 1, "{st}");
     assert!(st["failures"].as_u64().unwrap() >= 1, "{st}");
     assert!(st["next_retry_at"].is_string(), "{st}");
+    // The technician sees it in `hallqctl status`.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hallqctl"))
+        .args(["--api", &d.base, "status"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("NOT CONNECTED") && text.contains("3 event(s) not yet sent"),
+        "{text}"
+    );
+    assert!(text.contains("ALERT"), "{text}");
     // The retries back off instead of spinning: a handful in a second, not thousands.
     let f0 = sync_state(&d)["failures"].as_u64().unwrap();
     std::thread::sleep(Duration::from_secs(1)); // measuring a rate over a fixed second
