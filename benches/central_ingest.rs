@@ -226,7 +226,9 @@ fn main() {
                 .enable_all()
                 .build()
                 .unwrap();
-            let conninfo = rt.block_on(hallq::central::testpg::fresh_database(&server));
+            let conninfo = rt
+                .block_on(hallq::central::testpg::fresh_database(&server))
+                .unwrap_or_else(|e| panic!("HALLQ_TEST_PG: cannot make a scratch database: {e}"));
             drop(rt);
             measure("PostgreSQL", DbUrl::Postgres(conninfo));
         }

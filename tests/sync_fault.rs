@@ -355,6 +355,8 @@ fn every_event_arrives_exactly_once_in_order_through_faults_postgres() {
         .enable_all()
         .build()
         .unwrap();
-    let conninfo = rt.block_on(hallq::central::testpg::fresh_database(&server));
+    let conninfo = rt
+        .block_on(hallq::central::testpg::fresh_database(&server))
+        .unwrap_or_else(|e| panic!("HALLQ_TEST_PG: cannot make a scratch database: {e}"));
     run_faults(&format!("postgres:{conninfo}"));
 }

@@ -925,7 +925,9 @@ mod tests {
             eprintln!("HALLQ_TEST_PG is not set: skipping the PostgreSQL store test");
             return;
         };
-        let db = super::super::testpg::fresh_database(&conninfo).await;
+        let db = super::super::testpg::fresh_database(&conninfo)
+            .await
+            .unwrap_or_else(|e| panic!("HALLQ_TEST_PG: cannot make a scratch database: {e}"));
         let store = CentralStore::open(&DbUrl::Postgres(db)).await.unwrap();
         exercise(&store, "h1").await;
     }

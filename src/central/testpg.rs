@@ -6,8 +6,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Create a fresh, empty database and return the connection string for it.
-/// Panics with the reason if the server cannot be used: only for tests.
-pub async fn fresh_database(server: &str) -> String {
+pub async fn fresh_database(server: &str) -> Result<String, tokio_postgres::Error> {
     static N: AtomicU32 = AtomicU32::new(0);
     let name = format!(
         "hallq_test_{}_{}_{}",
@@ -15,15 +14,11 @@ pub async fn fresh_database(server: &str) -> String {
         chrono::Utc::now().timestamp_micros(),
         N.fetch_add(1, Ordering::Relaxed)
     );
-    let (client, conn) = tokio_postgres::connect(&format!("{server} dbname=postgres"), tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("HALLQ_TEST_PG=`{server}`: cannot connect: {e}"));
+    let (client, conn) =
+        tokio_postgres::connect(&format!("{server} dbname=postgres"), tokio_postgres::NoTls).await?;
     let task = tokio::spawn(conn);
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
+    client.batch_execute(&format!("CREATE DATABASE {name}")).await?;
     drop(client);
     let _ = task.await;
-    format!("{server} dbname={name}")
+    Ok(format!("{server} dbname={name}"))
 }

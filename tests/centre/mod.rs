@@ -66,7 +66,9 @@ pub fn databases(dir: &Path) -> Vec<String> {
                 .enable_all()
                 .build()
                 .unwrap();
-            let conninfo = rt.block_on(hallq::central::testpg::fresh_database(&server));
+            let conninfo = rt
+                .block_on(hallq::central::testpg::fresh_database(&server))
+                .unwrap_or_else(|e| panic!("HALLQ_TEST_PG: cannot make a scratch database: {e}"));
             out.push(format!("postgres:{conninfo}"));
         }
         Err(_) => eprintln!("HALLQ_TEST_PG is not set: testing the SQLite store only"),
