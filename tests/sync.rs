@@ -524,3 +524,88 @@ fn mutual_tls_refuses_a_hall_without_a_client_certificate() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn the_token_never_appears_in_the_logs_even_at_trace_level() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("centre.db").display());
+    let token_file = dir.path().join("hall.token");
+    add_hall(&db, HALL, &token_file);
+    let token = std::fs::read_to_string(&token_file).unwrap().trim().to_string();
+    let centre_log = std::fs::File::create(dir.path().join("centre.log")).unwrap();
+    let mut centre = Command::new(centre::BIN)
+        .args(["--db", &db, "serve", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(centre_log)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(centre.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("hallq-central listening on ")
+        .unwrap()
+        .to_string();
+
+    let hall_dir = tempfile::tempdir().unwrap();
+    let cfg = write_hall_config(hall_dir.path(), "");
+    add_sync(&cfg, &base, &token_file, "");
+    let hall_log = std::fs::File::create(dir.path().join("hall.log")).unwrap();
+    let mut hall = Command::new(env!("CARGO_BIN_EXE_hallqd"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(hall_log)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(hall.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let api = line
+        .trim()
+        .strip_prefix("hallqd listening on ")
+        .unwrap()
+        .to_string();
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let r = agent
+        .post(&format!("{api}/api/v1/tickets"))
+        .send_json(json!({"queue": "A"}))
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    assert!(wait_until(Duration::from_secs(20), || {
+        let v: Value = agent
+            .get(&format!("{api}/api/v1/sync"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap();
+        v["backlog"] == 0 && v["connected"] == true
+    }));
+    for child in [&mut hall, &mut centre] {
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        child.wait().unwrap();
+    }
+    for name in ["hall.log", "centre.log"] {
+        let log = std::fs::read_to_string(dir.path().join(name)).unwrap();
+        assert!(log.lines().count() > 3, "{name} should have trace output:\n{log}");
+        assert!(!log.contains(&token), "{name} contains the token");
+        assert!(!log.contains(&token[3..20]), "{name} contains part of the token");
+    }
+}
