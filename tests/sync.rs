@@ -214,6 +214,14 @@ fn credentials_are_per_hall_and_can_be_revoked() {
         c.high_water("hall-a", &admin),
         sync_state(&d)["last_seq"].as_i64().unwrap()
     );
+    let listed = cli(&db, &["hall", "list"]);
+    let a = listed.lines().find(|l| l.starts_with("hall-a")).unwrap();
+    let b = listed.lines().find(|l| l.starts_with("hall-b")).unwrap();
+    assert!(
+        !a.contains("last batch never") && b.contains("last batch never"),
+        "{listed}"
+    );
+    assert!(a.contains("1 active token(s)"), "{listed}");
 }
 
 #[test]

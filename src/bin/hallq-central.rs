@@ -229,8 +229,12 @@ async fn run(url: DbUrl, cmd: Cmd) -> anyhow::Result<()> {
             }
             HallCmd::List => {
                 for h in store.halls().await? {
+                    let last = h
+                        .last_batch_ms
+                        .and_then(chrono::DateTime::from_timestamp_millis)
+                        .map_or("never".to_string(), |t| t.to_rfc3339());
                     println!(
-                        "{}\t{}\t{}\thigh-water {}\t{} active token(s)",
+                        "{}\t{}\t{}\thigh-water {}\tlast batch {last}\t{} active token(s)",
                         h.id, h.name, h.tz, h.high_water, h.active_tokens
                     );
                 }

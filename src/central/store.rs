@@ -49,6 +49,8 @@ pub struct HallRow {
     pub name: String,
     pub tz: String,
     pub high_water: i64,
+    /// When the hall's last batch arrived (ms since the epoch), if ever.
+    pub last_batch_ms: Option<i64>,
     pub active_tokens: i64,
 }
 
@@ -89,6 +91,8 @@ CREATE TABLE IF NOT EXISTS halls (
     name          TEXT NOT NULL,
     tz            TEXT NOT NULL,
     high_water    BIGINT NOT NULL DEFAULT 0,
+    -- When the hall's last batch arrived: a hall silent for long is offline.
+    last_batch_ms BIGINT,
     created_at_ms BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS credentials (
@@ -391,7 +395,8 @@ impl CentralStore {
 
     pub async fn halls(&self) -> Result<Vec<HallRow>, CentralError> {
         const Q: &str = "SELECT h.id, h.name, h.tz, h.high_water,
-                (SELECT COUNT(*) FROM credentials c WHERE c.hall_id = h.id AND c.revoked_at_ms IS NULL)
+                (SELECT COUNT(*) FROM credentials c WHERE c.hall_id = h.id AND c.revoked_at_ms IS NULL),
+                h.last_batch_ms
              FROM halls h ORDER BY h.id";
         match self {
             CentralStore::Sqlite(c) => {
@@ -404,6 +409,7 @@ impl CentralStore {
                             tz: r.get(2)?,
                             high_water: r.get(3)?,
                             active_tokens: r.get(4)?,
+                            last_batch_ms: r.get(5)?,
                         })
                     })?;
                     Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -423,6 +429,7 @@ impl CentralStore {
                     tz: r.get(2),
                     high_water: r.get(3),
                     active_tokens: r.get(4),
+                    last_batch_ms: r.get(5),
                 })
                 .collect()),
         }
@@ -488,8 +495,8 @@ impl CentralStore {
                         }
                     }
                     let new_hw = events.last().map_or(hw, |e| e.seq.max(hw));
-                    tx.prepare_cached("UPDATE halls SET high_water = ?2 WHERE id = ?1")?
-                        .execute(params![id, new_hw])?;
+                    tx.prepare_cached("UPDATE halls SET high_water = ?2, last_batch_ms = ?3 WHERE id = ?1")?
+                        .execute(params![id, new_hw, received])?;
                     tx.commit()?;
                     Ok((inserted, new_hw))
                 })
@@ -528,7 +535,7 @@ impl CentralStore {
                         .await?
                 };
                 let new_hw = events.last().map_or(hw, |e| e.seq.max(hw));
-                tx.execute(&*bump, &[&id, &new_hw]).await?;
+                tx.execute(&*bump, &[&id, &new_hw, &received]).await?;
                 tx.commit().await?;
                 Ok((inserted, new_hw))
             }
@@ -751,7 +758,7 @@ impl PgConn {
             .prepare("SELECT high_water FROM halls WHERE id = $1 FOR UPDATE")
             .await?;
         let bump = client
-            .prepare("UPDATE halls SET high_water = $2 WHERE id = $1")
+            .prepare("UPDATE halls SET high_water = $2, last_batch_ms = $3 WHERE id = $1")
             .await?;
         let principal = client
             .prepare(
@@ -853,6 +860,7 @@ mod tests {
             Some(Principal::Hall(hall.into()))
         );
         assert_eq!(store.high_water(hall).await.unwrap(), 0);
+        assert_eq!(store.hall(hall).await.unwrap().unwrap().last_batch_ms, None);
         assert_eq!(
             store.ingest(hall, 0, (1..=5).map(ev).collect()).await.unwrap(),
             (5, 5)
@@ -875,6 +883,7 @@ mod tests {
             store.ingest(hall, 8, vec![ev(10), ev(9)]).await,
             Err(CentralError::BadBatch(_))
         ));
+        assert!(store.hall(hall).await.unwrap().unwrap().last_batch_ms.is_some());
         let got = store.events(hall, 0, 100).await.unwrap();
         assert_eq!(
             got.iter().map(|e| e.seq).collect::<Vec<_>>(),
