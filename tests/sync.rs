@@ -128,6 +128,7 @@ fn credentials_are_per_hall_and_can_be_revoked() {
     let (ta, tb) = (dir.path().join("a.token"), dir.path().join("b.token"));
     add_hall(&db, "hall-a", &ta);
     add_hall(&db, "hall-b", &tb);
+    add_hall(&db, "hall-c", &dir.path().join("c.token"));
     let admin = add_admin(&db, dir.path());
     let listed = cli(&db, &["hall", "list"]);
     assert!(listed.contains("hall-a") && listed.contains("hall-b"), "{listed}");
@@ -163,19 +164,27 @@ fn credentials_are_per_hall_and_can_be_revoked() {
             .0,
         401
     );
-    let (s, v) = c.post("/api/v1/halls/hall-a/events", &token_a, batch("hall-a"));
+    // Hall b (no daemon in this test) pushes by hand.
+    let token_b = std::fs::read_to_string(&tb).unwrap().trim().to_string();
+    let (s, v) = c.post("/api/v1/halls/hall-b/events", &token_b, batch("hall-b"));
     assert_eq!((s, v["high_water"].as_i64()), (200, Some(1)), "{v}");
     // A hole is refused with the mark to resume from.
-    let mut hole = batch("hall-a");
+    let mut hole = batch("hall-b");
     hole["after"] = json!(5);
     hole["events"][0]["seq"] = json!(6);
-    let (s, v) = c.post("/api/v1/halls/hall-a/events", &token_a, hole);
+    let (s, v) = c.post("/api/v1/halls/hall-b/events", &token_b, hole);
     assert_eq!(
         (s, v["code"].as_str(), v["high_water"].as_i64()),
         (409, Some("gap"), Some(1))
     );
+    let (_, hw) = c.get("/api/v1/halls/hall-b/high-water", &token_b);
     assert_eq!(
-        c.get("/api/v1/halls/hall-b/high-water", &admin).1["high_water"],
+        (hw["high_water"].as_i64(), hw["last_at_ms"].as_i64()),
+        (Some(1), Some(1)),
+        "{hw}"
+    );
+    assert_eq!(
+        c.get("/api/v1/halls/hall-a/high-water", &admin).1["high_water"],
         0
     );
 
@@ -216,9 +225,9 @@ fn credentials_are_per_hall_and_can_be_revoked() {
     );
     let listed = cli(&db, &["hall", "list"]);
     let a = listed.lines().find(|l| l.starts_with("hall-a")).unwrap();
-    let b = listed.lines().find(|l| l.starts_with("hall-b")).unwrap();
+    let silent = listed.lines().find(|l| l.starts_with("hall-c")).unwrap();
     assert!(
-        !a.contains("last batch never") && b.contains("last batch never"),
+        !a.contains("last batch never") && silent.contains("last batch never"),
         "{listed}"
     );
     assert!(a.contains("1 active token(s)"), "{listed}");
@@ -438,6 +447,22 @@ fn a_replaced_hall_database_is_not_silently_merged() {
         "{st}"
     );
     assert_eq!(st["connected"], false, "{st}");
+    // More events than the centre holds: the numbers are past its mark now, but
+    // the event at the mark is not the one the centre has.
+    for _ in 0..4 {
+        assert_eq!(d.post("/api/v1/tickets", json!({"queue": "B"})).0, 201);
+    }
+    let before = sync_state(&d)["requests"].as_u64().unwrap();
+    assert!(wait_until(Duration::from_secs(10), || {
+        st = sync_state(&d);
+        st["requests"].as_u64().unwrap() >= before + 2
+    }));
+    assert!(
+        st["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("has a different event 3")),
+        "{st}"
+    );
     let held = c.all_events(HALL, &admin);
     assert_eq!(held.len(), 3);
     assert!(

@@ -265,10 +265,11 @@ async fn high_water(
     headers: HeaderMap,
 ) -> ApiResult<HighWater> {
     require_hall(&store, &headers, &hall, true).await?;
-    let high_water = store.high_water(&hall).await?;
+    let (high_water, last_at_ms) = store.high_water_mark(&hall).await?;
     Ok(Json(HighWater {
         hall_id: hall,
         high_water,
+        last_at_ms,
     }))
 }
 

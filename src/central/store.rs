@@ -436,12 +436,23 @@ impl CentralStore {
     }
 
     pub async fn high_water(&self, hall: &str) -> Result<i64, CentralError> {
+        Ok(self.high_water_mark(hall).await?.0)
+    }
+
+    /// The high-water mark and the commit time of the event at it: the hall
+    /// compares that time with its own event of the same number, to tell a
+    /// replaced database from the one the centre has been receiving.
+    pub async fn high_water_mark(&self, hall: &str) -> Result<(i64, Option<i64>), CentralError> {
+        const Q_LITE: &str = "SELECT h.high_water, e.at_ms FROM halls h
+             LEFT JOIN events e ON e.hall_id = h.id AND e.seq = h.high_water WHERE h.id = ?1";
+        const Q_PG: &str = "SELECT h.high_water, e.at_ms FROM halls h
+             LEFT JOIN events e ON e.hall_id = h.id AND e.seq = h.high_water WHERE h.id = $1";
         let id = hall.to_string();
-        let hw: Option<i64> = match self {
+        let hw: Option<(i64, Option<i64>)> = match self {
             CentralStore::Sqlite(c) => {
                 Self::sqlite(c, move |c| {
-                    Ok(c.prepare_cached("SELECT high_water FROM halls WHERE id = ?1")?
-                        .query_row([id], |r| r.get(0))
+                    Ok(c.prepare_cached(Q_LITE)?
+                        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
                         .optional()?)
                 })
                 .await?
@@ -450,9 +461,9 @@ impl CentralStore {
                 .for_hall(hall)
                 .await?
                 .client
-                .query_opt("SELECT high_water FROM halls WHERE id = $1", &[&id])
+                .query_opt(Q_PG, &[&id])
                 .await?
-                .map(|r| r.get(0)),
+                .map(|r| (r.get(0), r.get(1))),
         };
         hw.ok_or_else(|| CentralError::UnknownHall(hall.to_string()))
     }
@@ -874,6 +885,7 @@ mod tests {
             store.ingest(hall, 3, (4..=8).map(ev).collect()).await.unwrap(),
             (3, 8)
         );
+        assert_eq!(store.high_water_mark(hall).await.unwrap(), (8, Some(ev(8).at_ms)));
         // A hole is refused with the high-water mark.
         assert!(matches!(
             store.ingest(hall, 10, (11..=12).map(ev).collect()).await,

@@ -101,7 +101,7 @@ impl CentreClient {
     }
 
     /// How far the centre holds this hall's events.
-    pub fn high_water(&self) -> Result<i64, SyncError> {
+    pub fn high_water(&self) -> Result<HighWater, SyncError> {
         let mut resp = self
             .agent
             .get(&self.url("high-water"))
@@ -112,8 +112,7 @@ impl CentreClient {
         if status != StatusCode::OK {
             return Err(refused(status, &mut resp));
         }
-        let hw: HighWater = resp.body_mut().read_json().map_err(transport)?;
-        Ok(hw.high_water)
+        resp.body_mut().read_json().map_err(transport)
     }
 
     /// Push one batch; the centre answers with its new high-water mark.

@@ -88,10 +88,10 @@ pub enum SyncError {
     #[error("hall database: {0}")]
     Store(String),
     #[error(
-        "the centre holds this hall's events up to {centre}, but this database only up to {local}: \
+        "the centre holds this hall's events up to {centre}, but this database {why}: \
          it was replaced or restored from an old backup; nothing is sent until the centre's staff resolve it"
     )]
-    Diverged { centre: i64, local: i64 },
+    Diverged { centre: i64, why: String },
     #[error("engine: {0}")]
     Engine(#[from] EngineError),
 }
@@ -350,26 +350,40 @@ impl SyncTask {
         next_bundle: &mut Instant,
         failures: &mut u32,
     ) -> SyncError {
-        let mut acked = match self.call(client, |c| c.high_water()).await {
+        let mark = match self.call(client, |c| c.high_water()).await {
             Ok(h) => h,
             Err(e) => return e,
         };
-        // New events numbered below the centre's mark would be taken for ones
-        // it already holds and silently dropped: refuse to go on.
+        let mut acked = mark.high_water;
+        // Events of another log numbered up to the centre's mark would be
+        // taken for ones it holds and silently dropped: refuse to go on.
         let local = match self
-            .blocking(conn, |c| {
-                c.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| {
-                    r.get::<_, i64>(0)
-                })
-                .map_err(store_err)
+            .blocking(conn, move |c| {
+                let max: i64 = c
+                    .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
+                    .map_err(store_err)?;
+                let at: Option<i64> = c
+                    .query_row("SELECT at_ms FROM events WHERE seq = ?1", [acked], |r| r.get(0))
+                    .optional()
+                    .map_err(store_err)?;
+                Ok((max, at))
             })
             .await
         {
             Ok(l) => l,
             Err(e) => return e,
         };
-        if acked > local {
-            return SyncError::Diverged { centre: acked, local };
+        if acked > local.0 {
+            return SyncError::Diverged {
+                centre: acked,
+                why: format!("only up to {}", local.0),
+            };
+        }
+        if acked > 0 && mark.last_at_ms.is_some() && local.1 != mark.last_at_ms {
+            return SyncError::Diverged {
+                centre: acked,
+                why: format!("has a different event {acked}"),
+            };
         }
         *failures = 0;
         tracing::info!(high_water = acked, "connected to the centre");

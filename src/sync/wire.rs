@@ -52,6 +52,11 @@ pub struct Ack {
 pub struct HighWater {
     pub hall_id: String,
     pub high_water: i64,
+    /// `at_ms` of the event at the mark (none at 0): the hall checks its own
+    /// event of that number has the same time, or its log is not the one the
+    /// centre holds (a replaced or restored database).
+    #[serde(default)]
+    pub last_at_ms: Option<i64>,
 }
 
 /// An error answer: `{error, code}` (and the high-water mark for `gap`).
