@@ -49,6 +49,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/windows/{window}/resume"),
     ("post", "/api/v1/windows/{window}/finish"),
     ("post", "/api/v1/windows/{window}/rate"),
+    ("get", "/api/v1/sync"),
+    ("get", "/api/v1/notices"),
 ];
 
 #[derive(Clone)]
@@ -57,6 +59,8 @@ pub struct AppState {
     pub database: PathBuf,
     pub devices: Arc<Mutex<SimDevices>>,
     reader: Arc<Mutex<Option<Connection>>>,
+    /// The sync task's state, when the hall syncs to a centre.
+    pub sync: Option<crate::sync::SharedSync>,
 }
 
 impl AppState {
@@ -66,7 +70,14 @@ impl AppState {
             database,
             devices,
             reader: Arc::new(Mutex::new(None)),
+            sync: None,
         }
+    }
+
+    /// Report this sync task's state in `/api/v1/status` and `/api/v1/sync`.
+    pub fn with_sync(mut self, sync: crate::sync::SharedSync) -> Self {
+        self.sync = Some(sync);
+        self
     }
 
     /// Run a read-only query on the API's own connection, off the async threads.
@@ -118,6 +129,8 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{w}/resume"), post(simple_op))
         .route(&format!("{w}/finish"), post(finish))
         .route(&format!("{w}/rate"), post(rate))
+        .route("/api/v1/sync", get(sync_status))
+        .route("/api/v1/notices", get(notices))
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -184,6 +197,9 @@ impl From<EngineError> for ApiError {
                 };
                 Self::new(status, d.code(), d.to_string())
             }
+            EngineError::Bundle(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_bundle", e.to_string())
+            }
             EngineError::Storage(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "storage", e.to_string()),
             EngineError::Busy => Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string()),
             EngineError::Stopped => Self::new(StatusCode::SERVICE_UNAVAILABLE, "stopped", e.to_string()),
@@ -245,7 +261,43 @@ async fn openapi() -> Response {
 
 async fn status(State(s): State<AppState>) -> ApiResult<Value> {
     let view = s.engine.view().await?;
-    Ok(Json(serde_json::to_value(view).expect("view serialises")))
+    let mut v = serde_json::to_value(view).expect("view serialises");
+    // The hall's status must not fail because the sync figures cannot be read.
+    v["sync"] = sync_report(&s)
+        .await
+        .unwrap_or_else(|e| json!({"enabled": s.sync.is_some(), "error": e.message}));
+    Ok(Json(v))
+}
+
+/// The sync state with the backlog counted now; `{"enabled": false}` without `[sync]`.
+async fn sync_report(s: &AppState) -> Result<Value, ApiError> {
+    let Some(shared) = s.sync.clone() else {
+        return Ok(json!({"enabled": false}));
+    };
+    let state = shared
+        .lock()
+        .map_err(|_| ApiError::unavailable("sync state lock poisoned"))?
+        .clone();
+    let report = s
+        .read(move |c| crate::sync::report(&state, c, chrono::Utc::now()).map_err(store::StoreError::from))
+        .await?;
+    let mut v = serde_json::to_value(report).expect("report serialises");
+    v["enabled"] = json!(true);
+    Ok(v)
+}
+
+async fn sync_status(State(s): State<AppState>) -> ApiResult<Value> {
+    Ok(Json(sync_report(&s).await?))
+}
+
+/// The notices for the waiting-hall display and the centre's bundle in force.
+async fn notices(State(s): State<AppState>) -> ApiResult<Value> {
+    let setup = s.engine.current_setup();
+    Ok(Json(json!({
+        "bundle_version": setup.bundle_version,
+        "notices": setup.notices,
+        "staff_list": setup.staff,
+    })))
 }
 
 async fn devices(State(s): State<AppState>) -> ApiResult<SimDevices> {
@@ -257,7 +309,8 @@ async fn devices(State(s): State<AppState>) -> ApiResult<SimDevices> {
 }
 
 async fn catalog(State(s): State<AppState>) -> ApiResult<Value> {
-    let items: Vec<_> = s.engine.setup.catalog.items().collect();
+    let setup = s.engine.current_setup();
+    let items: Vec<_> = setup.catalog.items().collect();
     Ok(Json(json!({"items": items})))
 }
 

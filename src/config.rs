@@ -17,6 +17,8 @@ use crate::domain::catalog::{Catalog, Group};
 use crate::domain::setup::{
     default_rating_levels, HallSetup, OpeningHours, QueueDef, RatingLevel, Rules, Span, WindowDef,
 };
+use crate::sync::wire::MAX_BATCH;
+use crate::sync::{Secret, SyncConfig};
 
 /// One thing wrong in a configuration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +80,38 @@ struct RawConfig {
     queues: Vec<RawQueue>,
     #[serde(default)]
     windows: Vec<RawWindow>,
+    sync: Option<RawSync>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSync {
+    centre: String,
+    token_file: PathBuf,
+    ca_file: Option<PathBuf>,
+    client_cert_file: Option<PathBuf>,
+    client_key_file: Option<PathBuf>,
+    #[serde(default = "d_sync_batch")]
+    batch: u32,
+    #[serde(default = "d_backoff_max")]
+    backoff_max_seconds: u32,
+    #[serde(default = "d_alert_after")]
+    alert_after_seconds: u32,
+    #[serde(default = "d_bundle_poll")]
+    bundle_poll_seconds: u32,
+}
+
+fn d_sync_batch() -> u32 {
+    500
+}
+fn d_backoff_max() -> u32 {
+    300
+}
+fn d_alert_after() -> u32 {
+    3600
+}
+fn d_bundle_poll() -> u32 {
+    300
 }
 
 #[derive(Debug, Deserialize)]
@@ -292,6 +326,8 @@ pub struct Config {
     /// The SQLite database (relative paths are relative to the config file).
     pub database: PathBuf,
     pub listen: SocketAddr,
+    /// Sync to the centre; `None` when the file has no `[sync]` table.
+    pub sync: Option<SyncConfig>,
 }
 
 impl Config {
@@ -618,6 +654,9 @@ impl Config {
             }
         }
 
+        // [sync]
+        let sync = raw.sync.as_ref().and_then(|s| c.sync(s, &resolve));
+
         if !c.problems.is_empty() {
             return Err(ConfigError::Invalid(c.problems));
         }
@@ -637,6 +676,7 @@ impl Config {
             file: path.to_path_buf(),
             database: resolve(&raw.store.database),
             listen,
+            sync,
             setup: Arc::new(HallSetup {
                 hall_id: id.to_string(),
                 name: raw.hall.name.trim().to_string(),
@@ -649,6 +689,9 @@ impl Config {
                 hours,
                 calendar,
                 catalog,
+                notices: Vec::new(),
+                staff: None,
+                bundle_version: 0,
             }),
         })
     }
@@ -666,6 +709,93 @@ impl Checker {
             key: key.into(),
             problem: problem.into(),
         });
+    }
+
+    /// Check `[sync]` and read the token file; `None` after recording problems.
+    fn sync(&mut self, s: &RawSync, resolve: &dyn Fn(&Path) -> PathBuf) -> Option<SyncConfig> {
+        let before = self.problems.len();
+        let centre = s.centre.trim().trim_end_matches('/').to_string();
+        let rest = centre
+            .strip_prefix("https://")
+            .or_else(|| centre.strip_prefix("http://"));
+        match rest {
+            Some(host) if !host.is_empty() && !host.contains('/') => {}
+            _ => self.add(
+                "sync.centre",
+                format!("`{}` is not a URL like https://centre.example:7443", s.centre),
+            ),
+        }
+        let token_path = resolve(&s.token_file);
+        let token = match std::fs::read_to_string(&token_path) {
+            Ok(t) if !t.trim().is_empty() => Some(Secret::new(t.trim().to_string())),
+            Ok(_) => {
+                self.add(
+                    "sync.token_file",
+                    format!(
+                        "{} is empty: put the hall's token from `hallq-central hall add` in it",
+                        token_path.display()
+                    ),
+                );
+                None
+            }
+            Err(e) => {
+                self.add(
+                    "sync.token_file",
+                    format!("cannot read {}: {e}", token_path.display()),
+                );
+                None
+            }
+        };
+        let ca_file = s.ca_file.as_deref().map(resolve);
+        if let Some(ca) = &ca_file {
+            if let Err(e) = std::fs::metadata(ca) {
+                self.add("sync.ca_file", format!("cannot read {}: {e}", ca.display()));
+            }
+        }
+        let client_cert = match (&s.client_cert_file, &s.client_key_file) {
+            (None, None) => None,
+            (Some(c), Some(k)) => {
+                let (c, k) = (resolve(c), resolve(k));
+                for (key, p) in [("sync.client_cert_file", &c), ("sync.client_key_file", &k)] {
+                    if let Err(e) = std::fs::metadata(p) {
+                        self.add(key, format!("cannot read {}: {e}", p.display()));
+                    }
+                }
+                Some((c, k))
+            }
+            _ => {
+                self.add(
+                    "sync.client_cert_file",
+                    "give both client_cert_file and client_key_file for mutual TLS, or neither",
+                );
+                None
+            }
+        };
+        if !(1..=MAX_BATCH as u32).contains(&s.batch) {
+            self.add("sync.batch", format!("must be 1–{MAX_BATCH}"));
+        }
+        if !(1..=3600).contains(&s.backoff_max_seconds) {
+            self.add("sync.backoff_max_seconds", "must be 1–3600");
+        }
+        if !(1..=2_592_000).contains(&s.alert_after_seconds) {
+            self.add("sync.alert_after_seconds", "must be 1–2592000 (30 days)");
+        }
+        if !(1..=86400).contains(&s.bundle_poll_seconds) {
+            self.add("sync.bundle_poll_seconds", "must be 1–86400");
+        }
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(SyncConfig {
+            centre,
+            token: token?,
+            ca_file,
+            client_cert,
+            batch: s.batch as usize,
+            backoff_max: std::time::Duration::from_secs(s.backoff_max_seconds.into()),
+            alert_after: std::time::Duration::from_secs(s.alert_after_seconds.into()),
+            bundle_poll: std::time::Duration::from_secs(s.bundle_poll_seconds.into()),
+        })
     }
 
     /// Parse `["08:30-12:00", "13:30-17:00"]`: each span open < close, in order, not overlapping.
@@ -1081,5 +1211,42 @@ queues = ["B"]
         assert!(e
             .to_string()
             .starts_with(&format!("{}: cannot read", path.display())));
+    }
+
+    #[test]
+    fn sync_table_is_checked_and_reads_the_token_file() {
+        let (dir, path, _) = check(&base());
+        std::fs::write(dir.path().join("centre.token"), "hq_secret_token\n").unwrap();
+        let sync = "\n[sync]\ncentre = \"https://centre.example:7443/\"\ntoken_file = \"centre.token\"\n";
+        let c = Config::from_str_at(&format!("{}{sync}", base()), &path).unwrap_or_else(|e| panic!("{e}"));
+        let s = c.sync.expect("a [sync] table");
+        assert_eq!(s.centre, "https://centre.example:7443");
+        assert_eq!(s.token.expose(), "hq_secret_token");
+        assert_eq!(s.batch, 500);
+        assert_eq!(s.alert_after, std::time::Duration::from_secs(3600));
+        assert!(!format!("{s:?}").contains("hq_secret"), "the token never shows");
+        assert!(Config::from_str_at(&base(), &path).unwrap().sync.is_none());
+
+        let bad = "\n[sync]\ncentre = \"ftp://x\"\ntoken_file = \"nowhere.token\"\nbatch = 0\nbackoff_max_seconds = 0\nalert_after_seconds = 0\nbundle_poll_seconds = 0\nca_file = \"no-ca.pem\"\nclient_cert_file = \"c.pem\"\n";
+        let e = Config::from_str_at(&format!("{}{bad}", base()), &path).unwrap_err();
+        let ps = e.problems();
+        for key in [
+            "sync.centre",
+            "sync.token_file",
+            "sync.batch",
+            "sync.backoff_max_seconds",
+            "sync.alert_after_seconds",
+            "sync.bundle_poll_seconds",
+            "sync.ca_file",
+            "sync.client_cert_file",
+        ] {
+            find(&ps, key);
+        }
+        std::fs::write(dir.path().join("empty.token"), "  \n").unwrap();
+        let empty = "\n[sync]\ncentre = \"http://127.0.0.1:1\"\ntoken_file = \"empty.token\"\n";
+        let ps = Config::from_str_at(&format!("{}{empty}", base()), &path)
+            .unwrap_err()
+            .problems();
+        assert!(find(&ps, "sync.token_file").problem.contains("empty"));
     }
 }

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::devices::sim;
 use crate::engine::{Engine, SystemClock};
 use crate::store::Store;
+use crate::sync::SyncTask;
 
 /// What can stop the daemon from starting.
 #[derive(Debug, thiserror::Error)]
@@ -61,9 +62,23 @@ pub async fn run(
     })?;
     tracing::info!(%addr, hall = %config.setup.hall_id, "hall API listening");
     on_listening(addr);
-    let app = router(AppState::new(handle.clone(), config.database.clone(), devices));
+    let mut state = AppState::new(handle.clone(), config.database.clone(), devices);
+    let sync = config.sync.clone().map(|cfg| {
+        let (task, shared) = SyncTask::new(
+            cfg,
+            config.setup.hall_id.clone(),
+            &config.database,
+            handle.clone(),
+        );
+        state = state.clone().with_sync(shared);
+        tokio::spawn(task.run())
+    });
+    let app = router(state);
     if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
         tracing::error!(error = %e, "API server failed");
+    }
+    if let Some(task) = sync {
+        task.abort();
     }
     handle.shutdown().await;
     let _ = tokio::task::spawn_blocking(move || thread.join()).await;

@@ -7,17 +7,19 @@
 //! next deadline (a rating window or a postponed ticket expiring): an idle hall
 //! costs no CPU.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 use serde::Serialize;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{broadcast, oneshot, watch};
 
 use crate::domain::view::{HallView, WindowView};
-use crate::domain::{Command, DomainError, Event, Hall, HallSetup, Ticket, WindowNo};
+use crate::domain::{
+    BundleError, Command, ConfigBundle, DomainError, Event, Hall, HallSetup, Ticket, WindowNo,
+};
 use crate::store::{Store, StoreError};
 
 /// Where the engine gets the time. Tests substitute their own.
@@ -59,6 +61,9 @@ pub enum Effect {
 pub enum EngineError {
     #[error(transparent)]
     Refused(#[from] DomainError),
+    /// A configuration bundle was refused whole; the old configuration stays.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
     #[error("the hall database failed, nothing was recorded: {0}")]
     Storage(#[from] StoreError),
     #[error("the engine is busy: try again")]
@@ -86,6 +91,10 @@ enum Request {
     View {
         reply: oneshot::Sender<HallView>,
     },
+    ApplyBundle {
+        bundle: Box<ConfigBundle>,
+        reply: oneshot::Sender<Result<Done, EngineError>>,
+    },
     Shutdown {
         reply: oneshot::Sender<()>,
     },
@@ -96,7 +105,11 @@ enum Request {
 pub struct EngineHandle {
     tx: Sender<Request>,
     effects: broadcast::Sender<Effect>,
+    /// The setup at start. Bundles from the centre may change the catalogue,
+    /// calendar, notices and staff list since: see [`EngineHandle::current_setup`].
     pub setup: Arc<HallSetup>,
+    current: Arc<RwLock<Arc<HallSetup>>>,
+    committed: watch::Receiver<i64>,
 }
 
 /// Commands queued before the API answers "busy".
@@ -130,6 +143,31 @@ impl EngineHandle {
         }
     }
 
+    /// Put a configuration bundle from the centre in force, through the engine
+    /// like any other change: checked whole, recorded as an event, or refused.
+    pub async fn apply_bundle(&self, bundle: ConfigBundle) -> Result<Done, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::ApplyBundle {
+            bundle: Box::new(bundle),
+            reply,
+        })?;
+        rx.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// The setup in force now (the start-up setup with the centre's bundles applied).
+    pub fn current_setup(&self) -> Arc<HallSetup> {
+        self.current
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// The sequence number of the last committed event, updated after each
+    /// commit (the sync task waits on it instead of polling the database).
+    pub fn committed(&self) -> watch::Receiver<i64> {
+        self.committed.clone()
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Effect> {
         self.effects.subscribe()
     }
@@ -149,6 +187,8 @@ pub struct Engine {
     effects: broadcast::Sender<Effect>,
     /// Never let time run backwards in the log, whatever the wall clock does.
     last_now: DateTime<Utc>,
+    current: Arc<RwLock<Arc<HallSetup>>>,
+    committed: watch::Sender<i64>,
 }
 
 impl Engine {
@@ -160,6 +200,17 @@ impl Engine {
     ) -> Result<Engine, StoreError> {
         let loaded = store.load()?;
         let replayed = loaded.tail.len();
+        // The centre's bundles in force at the last run, over the configured setup.
+        let setup = match store.bundle()? {
+            Some(b) if b.version > setup.bundle_version => match b.apply_to(&setup) {
+                Ok(s) => Arc::new(s),
+                Err(e) => {
+                    tracing::error!(error = %e, "the stored bundle no longer applies; using the configured setup");
+                    setup
+                }
+            },
+            _ => setup,
+        };
         let mut hall = match loaded.state {
             Some(state) => Hall::with_state(setup, state),
             None => Hall::new(setup),
@@ -180,12 +231,16 @@ impl Engine {
             "hall rebuilt from the database"
         );
         let (effects, _) = broadcast::channel(1024);
+        let current = Arc::new(RwLock::new(hall.setup.clone()));
+        let (committed, _) = watch::channel(loaded.last_seq);
         Ok(Engine {
             hall,
             store,
             clock,
             effects,
             last_now,
+            current,
+            committed,
         })
     }
 
@@ -223,6 +278,30 @@ impl Engine {
         })
     }
 
+    /// Check and put in force a configuration bundle from the centre.
+    pub fn apply_bundle(&mut self, bundle: &ConfigBundle) -> Result<Done, EngineError> {
+        let now = self.now();
+        let mut events = self.hall.sweep(now);
+        let refused = match self.hall.apply_bundle(bundle, now) {
+            Ok(more) => {
+                events.extend(more);
+                None
+            }
+            Err(e) => Some(e),
+        };
+        let seq = self.commit(now, &events)?;
+        if let Some(e) = refused {
+            tracing::warn!(error = %e, "configuration bundle refused; the old configuration stays");
+            return Err(e.into());
+        }
+        tracing::info!(version = bundle.version, "configuration bundle in force");
+        Ok(Done {
+            seq,
+            events,
+            window: None,
+        })
+    }
+
     /// Expire what is due (rating windows, postponed tickets).
     pub fn tick(&mut self) -> Result<(), EngineError> {
         let now = self.now();
@@ -236,6 +315,12 @@ impl Engine {
         }
         match self.store.commit(now, events, &self.hall.state) {
             Ok(seq) => {
+                if events.iter().any(|e| matches!(e, Event::BundleApplied { .. })) {
+                    if let Ok(mut cur) = self.current.write() {
+                        *cur = self.hall.setup.clone();
+                    }
+                }
+                self.committed.send_replace(seq);
                 for e in events {
                     self.publish(e);
                 }
@@ -245,7 +330,11 @@ impl Engine {
                 // Memory ran ahead of the disk: go back to what the disk holds.
                 tracing::error!(error = %err, "commit failed; rebuilding the hall from the database");
                 if let Ok(loaded) = self.store.load() {
-                    let setup = self.hall.setup.clone();
+                    let setup = self
+                        .current
+                        .read()
+                        .map(|s| s.clone())
+                        .unwrap_or_else(|p| p.into_inner().clone());
                     let mut hall = match loaded.state {
                         Some(s) => Hall::with_state(setup, s),
                         None => Hall::new(setup),
@@ -324,6 +413,7 @@ impl Engine {
                 out.push(Effect::RatingKeys { window: *window, lit });
             }
             Event::StrayPress { .. } => {}
+            Event::BundleApplied { .. } => out.push(Effect::RedrawHall),
         }
         for e in out {
             // No subscriber is fine: devices may not be attached.
@@ -338,6 +428,8 @@ impl Engine {
             tx,
             effects: self.effects.clone(),
             setup: self.hall.setup.clone(),
+            current: self.current.clone(),
+            committed: self.committed.subscribe(),
         };
         let thread = std::thread::Builder::new()
             .name("hallq-engine".into())
@@ -376,6 +468,9 @@ impl Engine {
                         tracing::debug!(?cmd, error = %e, "command refused");
                     }
                     let _ = reply.send(result);
+                }
+                Request::ApplyBundle { bundle, reply } => {
+                    let _ = reply.send(self.apply_bundle(&bundle));
                 }
                 Request::View { reply } => {
                     let now = self.now();

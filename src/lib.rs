@@ -12,3 +12,7 @@ pub mod devices;
 pub mod domain;
 pub mod engine;
 pub mod store;
+pub mod sync;
+
+#[cfg(feature = "central")]
+pub mod central;

@@ -655,6 +655,9 @@ fn describe_event(v: &Value) -> String {
         Event::StrayPress { window, key, .. } => {
             format!("key {key} at window {window} was a stray press (no rating window open): not a rating")
         }
+        Event::BundleApplied { bundle } => {
+            format!("configuration bundle {} from the centre in force", bundle.version)
+        }
     }
 }
 
@@ -850,7 +853,37 @@ fn status_table(v: &Value) -> String {
             paused.join(", ")
         );
     }
+    if v["sync"]["enabled"] == true {
+        out += &sync_line(&v["sync"]);
+    }
     out
+}
+
+/// One line on the sync to the centre: link, backlog, oldest unsent, alert.
+fn sync_line(s: &Value) -> String {
+    let link = if s["connected"] == true {
+        "connected".to_string()
+    } else {
+        format!(
+            "NOT CONNECTED ({})",
+            s["last_error"].as_str().unwrap_or("starting")
+        )
+    };
+    let mut line = format!(
+        "centre {}: {link}; {} event(s) not yet sent",
+        text(&s["centre"]),
+        s["backlog"].as_i64().unwrap_or(0)
+    );
+    if let Some(age) = s["oldest_unsent_age_s"].as_i64() {
+        line += &format!(", oldest {} min old", age / 60);
+    }
+    if s["alert"] == true {
+        line += " — ALERT: the centre has not had this hall's events for too long";
+    }
+    if let Some(reason) = s["bundle_refused"][1].as_str() {
+        line += &format!("\nconfiguration bundle refused: {reason}");
+    }
+    line + "\n"
 }
 
 fn transactions_table(v: &Value) -> String {

@@ -55,5 +55,8 @@ fn main() -> anyhow::Result<()> {
         },
         hallq::daemon::signals(),
     ))?;
+    // A request to the centre may still be running on the blocking pool: do not
+    // wait for its timeout to exit.
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
     Ok(())
 }

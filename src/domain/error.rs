@@ -51,6 +51,8 @@ pub enum DomainError {
     NotCallable { label: String, state: String },
     #[error("window {window} does not serve queue {queue}")]
     NotServedHere { window: WindowNo, queue: String },
+    #[error("staff {0} is not on the hall's staff list from the centre")]
+    StaffNotListed(String),
     #[error("invalid request: {0}")]
     Invalid(String),
     #[error("item {code} ({name}) is only accepted before day {before_day} of the month")]
@@ -92,6 +94,7 @@ impl DomainError {
             NothingWaiting(_) => "nothing_waiting",
             NotCallable { .. } => "not_callable",
             NotServedHere { .. } => "not_served_here",
+            StaffNotListed(_) => "staff_not_listed",
             Invalid(_) => "invalid",
             ItemNotAcceptedToday { .. } => "item_not_accepted_today",
         }

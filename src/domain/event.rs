@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::bundle::ConfigBundle;
 use super::ticket::{Ticket, TicketId, WindowNo};
 use super::transaction::{Transaction, TransactionId};
 
@@ -117,6 +118,10 @@ pub enum Event {
         key: u8,
         reason: StrayReason,
     },
+    /// A configuration bundle from the centre was checked and put in force.
+    BundleApplied {
+        bundle: ConfigBundle,
+    },
 }
 
 impl Event {
@@ -137,6 +142,7 @@ impl Event {
             Event::Rated { .. } => "rated",
             Event::Unrated { .. } => "unrated",
             Event::StrayPress { .. } => "stray_press",
+            Event::BundleApplied { .. } => "bundle_applied",
         }
     }
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::bundle::{BundleError, ConfigBundle};
 use super::command::{Command, TicketRef};
 use super::error::DomainError;
 use super::event::{Event, PauseKind, StrayReason, TransferTarget};
@@ -342,6 +343,11 @@ impl Hall {
                     return Err(DomainError::Invalid(
                         "staff number (工号) must be 1–32 letters, digits or '-'".into(),
                     ));
+                }
+                if let Some(listed) = &self.setup.staff {
+                    if !listed.contains(staff) {
+                        return Err(DomainError::StaffNotListed(staff.to_string()));
+                    }
                 }
                 if let Some(current) = &w.staff {
                     return Err(DomainError::AlreadyLoggedIn {
@@ -686,6 +692,15 @@ impl Hall {
 
     /// Apply one event. The only code that changes hall state; used live and on replay.
     pub fn apply(&mut self, at: DateTime<Utc>, event: &Event) {
+        if let Event::BundleApplied { bundle } = event {
+            // On replay the setup may already hold this bundle (or a newer one).
+            if bundle.version > self.setup.bundle_version {
+                if let Ok(next) = bundle.apply_to(&self.setup) {
+                    self.setup = Arc::new(next);
+                }
+            }
+            return;
+        }
         let s = &mut self.state;
         match event {
             Event::TicketIssued { ticket, .. } => {
@@ -807,8 +822,29 @@ impl Hall {
                     s.ratings.remove(window);
                 }
             }
-            Event::StrayPress { .. } => {}
+            Event::StrayPress { .. } | Event::BundleApplied { .. } => {}
         }
+    }
+
+    /// Check a configuration bundle from the centre whole; on success put it in
+    /// force and return its event. On error nothing has changed.
+    pub fn apply_bundle(
+        &mut self,
+        bundle: &ConfigBundle,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Event>, BundleError> {
+        if bundle.version <= self.setup.bundle_version {
+            return Err(BundleError::NotNewer {
+                version: bundle.version,
+                current: self.setup.bundle_version,
+            });
+        }
+        bundle.apply_to(&self.setup)?;
+        let event = Event::BundleApplied {
+            bundle: bundle.clone(),
+        };
+        self.apply(now, &event);
+        Ok(vec![event])
     }
 }
 

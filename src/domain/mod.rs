@@ -1,5 +1,6 @@
 //! The pure rules of the hall: no I/O, no clock (the time is an argument).
 
+pub mod bundle;
 pub mod calendar;
 pub mod catalog;
 pub mod command;
@@ -19,6 +20,7 @@ mod hall_tests;
 #[cfg(test)]
 pub(crate) mod testkit;
 
+pub use bundle::{BundleError, ConfigBundle};
 pub use command::{Command, TicketRef};
 pub use error::{DomainError, ErrorKind};
 pub use event::{Event, PauseKind, TransferTarget};

@@ -1,7 +1,7 @@
 //! The static description of a hall: its queues, windows, rules, rating levels
 //! and opening hours. Built from configuration, never changed by the engine.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
@@ -137,6 +137,12 @@ pub struct HallSetup {
     pub hours: OpeningHours,
     pub calendar: Calendar,
     pub catalog: Catalog,
+    /// Notices rolled on the waiting-hall display (from the centre's bundles).
+    pub notices: Vec<String>,
+    /// When the centre sent a staff list: only these 工号 may log in.
+    pub staff: Option<BTreeSet<String>>,
+    /// Version of the centre's configuration bundle in force (0: none).
+    pub bundle_version: i64,
 }
 
 /// Whether the hall is open at an instant, and if not, when it next opens.

@@ -65,6 +65,9 @@ pub fn setup() -> HallSetup {
         hours,
         calendar: calendar_2026(),
         catalog: catalog(),
+        notices: Vec::new(),
+        staff: None,
+        bundle_version: 0,
     }
 }
 

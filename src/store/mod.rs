@@ -16,7 +16,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
-use crate::domain::{Event, HallState};
+use crate::domain::{ConfigBundle, Event, HallState};
 
 pub use schema::SCHEMA_VERSION;
 
@@ -49,6 +49,8 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("the stored configuration bundle cannot be read back: {0}")]
+    BadBundle(#[source] serde_json::Error),
     #[error("snapshot cannot be read back: {0}")]
     BadSnapshot(#[source] serde_json::Error),
 }
@@ -221,6 +223,11 @@ impl Store {
         Ok(())
     }
 
+    /// The centre's configuration bundles in force, merged; `None` before the first.
+    pub fn bundle(&self) -> Result<Option<ConfigBundle>, StoreError> {
+        read_bundle(&self.conn)
+    }
+
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
@@ -234,6 +241,17 @@ fn write_snapshot(conn: &Connection, seq: i64, state: &HallState) -> Result<(), 
         params![seq, body],
     )?;
     Ok(())
+}
+
+/// The centre's configuration bundles in force, merged (see [`ConfigBundle::merged_with`]).
+pub fn read_bundle(conn: &Connection) -> Result<Option<ConfigBundle>, StoreError> {
+    let text: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'config_bundle'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    text.map(|t| serde_json::from_str(&t).map_err(StoreError::BadBundle))
+        .transpose()
 }
 
 /// Read events with `seq > after` from any connection (the API reads on its own).

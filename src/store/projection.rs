@@ -118,6 +118,18 @@ pub fn project(conn: &Connection, at: DateTime<Utc>, event: &Event) -> Result<()
         | Event::WindowPaused { .. }
         | Event::WindowResumed { .. }
         | Event::StrayPress { .. } => {}
+        Event::BundleApplied { bundle } => {
+            // The bundles in force, merged, so that a restart rebuilds the same setup.
+            let merged = match super::read_bundle(conn)? {
+                Some(old) => old.merged_with(bundle),
+                None => bundle.clone(),
+            };
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('config_bundle', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [serde_json::to_string(&merged).expect("bundles serialise")],
+            )?;
+        }
     }
     Ok(())
 }
