@@ -78,6 +78,7 @@ struct RawConfig {
     queues: Vec<RawQueue>,
     #[serde(default)]
     windows: Vec<RawWindow>,
+    display: Option<crate::display::RawDisplay>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -292,6 +293,8 @@ pub struct Config {
     /// The SQLite database (relative paths are relative to the config file).
     pub database: PathBuf,
     pub listen: SocketAddr,
+    /// The waiting-hall display (`[display]`); None when off or left out.
+    pub display: Option<crate::display::DisplaySettings>,
 }
 
 impl Config {
@@ -618,6 +621,18 @@ impl Config {
             }
         }
 
+        // [display]
+        let display = match &raw.display {
+            Some(d) => {
+                let (settings, problems) = d.check(resolve);
+                for (key, problem) in problems {
+                    c.add(key, problem);
+                }
+                settings
+            }
+            None => None,
+        };
+
         if !c.problems.is_empty() {
             return Err(ConfigError::Invalid(c.problems));
         }
@@ -633,23 +648,34 @@ impl Config {
             recent_services: r.recent_services as usize,
             number_digits: r.number_digits,
         };
+        let setup = HallSetup {
+            hall_id: id.to_string(),
+            name: raw.hall.name.trim().to_string(),
+            phone: raw.hall.phone.trim().to_string(),
+            tz,
+            queues,
+            windows,
+            rules,
+            rating_levels: levels,
+            hours,
+            calendar,
+            catalog,
+        };
+        if display.is_some() {
+            let problems = crate::display::check_setup_text(&setup);
+            if !problems.is_empty() {
+                for (key, problem) in problems {
+                    c.add(key, problem);
+                }
+                return Err(ConfigError::Invalid(c.problems));
+            }
+        }
         Ok(Config {
             file: path.to_path_buf(),
             database: resolve(&raw.store.database),
             listen,
-            setup: Arc::new(HallSetup {
-                hall_id: id.to_string(),
-                name: raw.hall.name.trim().to_string(),
-                phone: raw.hall.phone.trim().to_string(),
-                tz,
-                queues,
-                windows,
-                rules,
-                rating_levels: levels,
-                hours,
-                calendar,
-                catalog,
-            }),
+            setup: Arc::new(setup),
+            display,
         })
     }
 }

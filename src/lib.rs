@@ -9,6 +9,7 @@ pub mod api;
 pub mod config;
 pub mod daemon;
 pub mod devices;
+pub mod display;
 pub mod domain;
 pub mod engine;
 pub mod store;
