@@ -79,6 +79,7 @@ struct RawConfig {
     #[serde(default)]
     windows: Vec<RawWindow>,
     display: Option<crate::display::RawDisplay>,
+    voice: Option<crate::voice::RawVoice>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -295,6 +296,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The waiting-hall display (`[display]`); None when off or left out.
     pub display: Option<crate::display::DisplaySettings>,
+    /// Voice calls (`[voice]`); None when off or left out.
+    pub voice: Option<crate::voice::VoiceSettings>,
 }
 
 impl Config {
@@ -633,6 +636,18 @@ impl Config {
             None => None,
         };
 
+        // [voice]
+        let voice = match &raw.voice {
+            Some(v) => {
+                let (settings, problems) = v.check(resolve);
+                for (key, problem) in problems {
+                    c.add(key, problem);
+                }
+                settings
+            }
+            None => None,
+        };
+
         if !c.problems.is_empty() {
             return Err(ConfigError::Invalid(c.problems));
         }
@@ -676,6 +691,7 @@ impl Config {
             listen,
             setup: Arc::new(setup),
             display,
+            voice,
         })
     }
 }

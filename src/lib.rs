@@ -13,3 +13,4 @@ pub mod display;
 pub mod domain;
 pub mod engine;
 pub mod store;
+pub mod voice;
