@@ -49,6 +49,8 @@ pub async fn run(
     })?;
     let (handle, thread) = engine.spawn();
     let devices = sim::attach(&handle).await;
+    let display = config.display.as_ref().map(|d| crate::display::start(&handle, d));
+    let _voice = config.voice.as_ref().map(|v| crate::voice::start(&handle, v));
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen {
@@ -61,9 +63,13 @@ pub async fn run(
     })?;
     tracing::info!(%addr, hall = %config.setup.hall_id, "hall API listening");
     on_listening(addr);
-    let app = router(AppState::new(handle.clone(), config.database.clone(), devices));
+    let app =
+        router(AppState::new(handle.clone(), config.database.clone(), devices).with_display(display.clone()));
     if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
         tracing::error!(error = %e, "API server failed");
+    }
+    if let Some(d) = &display {
+        d.stop();
     }
     handle.shutdown().await;
     let _ = tokio::task::spawn_blocking(move || thread.join()).await;

@@ -296,6 +296,8 @@ pub struct DisplayStats {
     pub frames: AtomicU64,
     /// Ticker steps.
     pub ticks: AtomicU64,
+    /// Times the display thread woke up (messages, ticks, the clock).
+    pub wakeups: AtomicU64,
 }
 
 /// The running display.
@@ -486,6 +488,7 @@ impl Worker {
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => break,
             };
+            self.stats.wakeups.fetch_add(1, Ordering::Relaxed);
             let mut stop = false;
             for m in first.into_iter().chain(std::iter::from_fn(|| rx.try_recv().ok())) {
                 match m {
