@@ -133,7 +133,9 @@ fn closed_hall() -> (Config, Scene) {
 fn check_golden(name: &str, frame: &Canvas) {
     let path = repo(&format!("tests/golden/{name}.png"));
     if std::env::var_os("HALLQ_BLESS").is_some() {
-        std::fs::write(&path, frame.to_png().unwrap()).unwrap();
+        let mut png = Vec::new();
+        frame.write_png_compact(&mut png).unwrap();
+        std::fs::write(&path, png).unwrap();
         return;
     }
     let bytes = std::fs::read(&path).unwrap_or_else(|e| {

@@ -140,12 +140,29 @@ impl Canvas {
         self.blit_wrapping(src, 0, src.width.min(self.width), at);
     }
 
-    /// Encode as an 8-bit RGB PNG.
+    /// Encode as an 8-bit RGB PNG, fast (snapshots, the PNG output).
     pub fn write_png(&self, out: impl Write) -> Result<(), PngError> {
+        // Rows of a screen mostly repeat the row above: the Up filter is
+        // several times faster than adaptive filtering for files ~1.7× larger.
+        self.encode(out, png::Compression::Fast, png::Filter::Up)
+    }
+
+    /// Encode as small as reasonably possible (PNGs kept in the repository).
+    pub fn write_png_compact(&self, out: impl Write) -> Result<(), PngError> {
+        self.encode(out, png::Compression::High, png::Filter::Adaptive)
+    }
+
+    fn encode(
+        &self,
+        out: impl Write,
+        compression: png::Compression,
+        filter: png::Filter,
+    ) -> Result<(), PngError> {
         let mut enc = png::Encoder::new(out, self.width, self.height);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
-        enc.set_compression(png::Compression::Fast);
+        enc.set_compression(compression);
+        enc.set_filter(filter);
         let mut w = enc.write_header()?;
         let mut data = Vec::with_capacity(self.pixels.len() * 3);
         for p in &self.pixels {

@@ -24,14 +24,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
-use embedded_graphics::prelude::{Point, Size};
+use embedded_graphics::prelude::Point;
 use embedded_graphics::primitives::Rectangle;
 use serde::Deserialize;
 use tokio::sync::broadcast;
 
 use crate::domain::setup::HallSetup;
 use crate::domain::WindowNo;
-use crate::engine::{Effect, EngineHandle};
+use crate::engine::{Effect, EngineError, EngineHandle};
 
 pub use canvas::Canvas;
 pub use layout::Layout;
@@ -465,8 +465,15 @@ impl Worker {
         let mut next_tick = Instant::now();
         loop {
             if dirty || Instant::now() >= minute {
-                let Ok(view) = self.rt.block_on(self.engine.view()) else {
-                    break;
+                let view = match self.rt.block_on(self.engine.view()) {
+                    Ok(v) => v,
+                    Err(EngineError::Stopped) => break,
+                    Err(e) => {
+                        // Busy: the engine's queue is full. Try again shortly.
+                        tracing::debug!(error = %e, "hall view not available; redrawing later");
+                        std::thread::sleep(Duration::from_millis(100));
+                        continue;
+                    }
                 };
                 if !seeded {
                     self.board.seed(&view);
@@ -520,9 +527,4 @@ impl Worker {
         }
         tracing::info!("hall display stopped");
     }
-}
-
-/// The size of a layout, for callers that only have its name.
-pub fn size_of(layout: Layout) -> Size {
-    layout.size()
 }

@@ -239,27 +239,6 @@ impl Scene {
     pub fn closed_screen(&self) -> bool {
         !self.open && self.waiting_total == 0 && self.serving == 0
     }
-
-    /// Every string this scene can put on a screen (for the glyph tests).
-    pub fn all_text(&self) -> Vec<String> {
-        let mut out = vec![
-            self.hall_name.clone(),
-            self.date.clone(),
-            self.date_short.clone(),
-            self.clock.clone(),
-            self.hours_today.clone(),
-            self.phone.clone(),
-        ];
-        out.extend(self.hours_week.iter().cloned());
-        out.extend(self.next_open.iter().cloned());
-        out.extend(self.apology.iter().cloned());
-        out.extend(self.notices.iter().cloned());
-        for q in &self.queues {
-            out.push(q.name.clone());
-            out.push(q.wait.clone());
-        }
-        out
-    }
 }
 
 #[cfg(test)]
