@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::{repo_config_dir, wait_until, write_hall_config, Daemon};
+use embedded_graphics::pixelcolor::RgbColor;
 use hallq::display::{Canvas, DisplaySettings, Layout, Output};
 use hallq::domain::{Command as HallCommand, TicketClass};
 use hallq::engine::{Engine, SystemClock};
@@ -276,4 +277,44 @@ output = "speaker"
     let text = std::fs::read_to_string(&config).unwrap() + "\n[display]\nlayout = \"4k\"\n";
     let e = hallq::config::Config::from_str_at(&text, &config).unwrap_err();
     assert!(e.to_string().contains("4k"), "{e}");
+}
+
+#[test]
+fn a_missing_screen_and_sound_card_do_not_stop_the_hall() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_hall_config(dir.path(), "");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text += &format!(
+        r#"
+[display]
+layout = "led-192x64"
+output = "framebuffer"
+framebuffer = "{}"
+
+[voice]
+segments = "{}"
+output = "alsa"
+alsa_device = "hallq-no-such-card"
+"#,
+        dir.path().join("no-fb0").display(),
+        voice_dir().display()
+    );
+    std::fs::write(&config, text).unwrap();
+    let d = Daemon::start(&config);
+    assert_eq!(d.post("/api/v1/tickets", json!({"queue": "B"})).0, 201);
+    assert_eq!(d.post("/api/v1/windows/3/login", json!({"staff": "S003"})).0, 200);
+    assert_eq!(d.post_empty("/api/v1/windows/3/call-next").0, 200);
+    assert_eq!(d.post_empty("/api/v1/windows/3/recall").0, 200);
+    let (status, devices) = d.get("/api/v1/devices");
+    assert_eq!(status, 200);
+    assert_eq!(devices["announced"].as_array().map(Vec::len), Some(2));
+    // The snapshot still shows the call, on the LED layout.
+    let shot = dir.path().join("led.png");
+    assert!(wait_until(Duration::from_secs(10), || {
+        snapshot(&d, &shot).status.success()
+            && Canvas::from_png(&std::fs::read(&shot).unwrap())
+                .is_ok_and(|c| (c.width(), c.height()) == (192, 64) && c.row(8).iter().any(|p| p.r() > 200))
+    }));
+    assert_eq!(d.get("/healthz").0, 200);
+    assert_eq!(d.terminate(), Some(0));
 }

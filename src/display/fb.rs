@@ -105,21 +105,49 @@ impl Framebuffer {
 
     /// Copy `area` of the frame to the screen (clipped to the screen).
     pub fn present(&mut self, frame: &Canvas, area: Rectangle) {
+        let screen = Screen {
+            format: self.format,
+            width: self.width,
+            height: self.height,
+            stride: self.stride,
+        };
+        screen.copy(frame, area, &mut self.fb.frame, &mut self.line);
+    }
+}
+
+/// The geometry of a framebuffer's memory.
+#[derive(Debug, Clone, Copy)]
+pub struct Screen {
+    pub format: PixelFormat,
+    pub width: u32,
+    pub height: u32,
+    /// Bytes from one line to the next.
+    pub stride: usize,
+}
+
+impl Screen {
+    /// Encode `area` of `frame` into the screen memory `mem`, clipped to both;
+    /// `line` is scratch space.
+    pub fn copy(&self, frame: &Canvas, area: Rectangle, mem: &mut [u8], line: &mut Vec<u8>) {
         let x0 = area.top_left.x.max(0) as u32;
         let y0 = area.top_left.y.max(0) as u32;
-        let x1 = (x0 + area.size.width).min(frame.width()).min(self.width);
-        let y1 = (y0 + area.size.height).min(frame.height()).min(self.height);
+        let x1 = (area.top_left.x.max(0) as u32 + area.size.width)
+            .min(frame.width())
+            .min(self.width);
+        let y1 = (area.top_left.y.max(0) as u32 + area.size.height)
+            .min(frame.height())
+            .min(self.height);
         if x0 >= x1 {
             return;
         }
         let bpp = self.format.bytes_per_pixel;
-        self.line.resize((x1 - x0) as usize * bpp, 0);
+        line.resize((x1 - x0) as usize * bpp, 0);
         for y in y0..y1 {
             let row = &frame.row(y)[x0 as usize..x1 as usize];
-            self.format.encode_row(row, &mut self.line);
+            self.format.encode_row(row, line);
             let start = y as usize * self.stride + x0 as usize * bpp;
-            if let Some(dst) = self.fb.frame.get_mut(start..start + self.line.len()) {
-                dst.copy_from_slice(&self.line);
+            if let Some(dst) = mem.get_mut(start..start + line.len()) {
+                dst.copy_from_slice(line);
             }
         }
     }
@@ -128,6 +156,43 @@ impl Framebuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn areas_land_at_their_place_in_screen_memory() {
+        use embedded_graphics::prelude::{Point, Size};
+        // A 4x3 frame on a 3x2 screen of XRGB8888 with padded lines (stride 16).
+        let mut frame = Canvas::new(4, 3, Rgb888::new(1, 1, 1));
+        frame.put(1, 1, Rgb888::new(9, 8, 7));
+        let screen = Screen {
+            format: PixelFormat::XRGB8888,
+            width: 3,
+            height: 2,
+            stride: 16,
+        };
+        let mut mem = vec![0xEEu8; 16 * 2];
+        let mut line = Vec::new();
+        screen.copy(
+            &frame,
+            Rectangle::new(Point::new(1, 1), Size::new(10, 10)),
+            &mut mem,
+            &mut line,
+        );
+        // Line 0 untouched; line 1: x=0 untouched, x=1 the dot, x=2 the fill, padding untouched.
+        assert!(mem[..16].iter().all(|b| *b == 0xEE));
+        assert_eq!(&mem[16..20], &[0xEE; 4]);
+        assert_eq!(&mem[20..24], &[7, 8, 9, 0]);
+        assert_eq!(&mem[24..28], &[1, 1, 1, 0]);
+        assert_eq!(&mem[28..32], &[0xEE; 4]);
+        // An area off the screen writes nothing.
+        let before = mem.clone();
+        screen.copy(
+            &frame,
+            Rectangle::new(Point::new(3, 0), Size::new(1, 3)),
+            &mut mem,
+            &mut line,
+        );
+        assert_eq!(mem, before);
+    }
 
     #[test]
     fn pixels_are_packed_as_the_kernel_says() {

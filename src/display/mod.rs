@@ -340,25 +340,26 @@ struct Sink {
 }
 
 impl Sink {
+    /// Show `area` of `frame` (`full`: the whole frame was redrawn). A
+    /// failing output is warned about once, until it works again.
     fn present(&mut self, frame: &Canvas, area: Rectangle, full: bool) {
         let result = match &self.output {
-            Output::None => Ok(()),
+            Output::None => return,
             Output::Png(path) => {
-                if full {
-                    write_png(frame, path)
-                } else {
-                    Ok(())
+                if !full {
+                    return; // the file is a snapshot: ticker steps are not written
                 }
+                write_png(frame, path)
             }
             Output::Framebuffer(path) => {
-                if self.fb.is_none() && full {
+                if self.fb.is_none() {
+                    if !full {
+                        return; // retried on the next full redraw
+                    }
                     match fb::Framebuffer::open(path) {
                         Ok(f) => self.fb = Some(f),
                         Err(e) => {
-                            if !self.warned {
-                                tracing::warn!(error = %e, "no framebuffer: the hall display shows nothing (snapshots still work)");
-                                self.warned = true;
-                            }
+                            self.failed(&e);
                             return;
                         }
                     }
@@ -370,12 +371,20 @@ impl Sink {
             }
         };
         match result {
-            Ok(()) => self.warned = false,
-            Err(e) if !self.warned => {
-                tracing::warn!(error = %e, "hall display output failed");
-                self.warned = true;
+            Ok(()) => {
+                if self.warned {
+                    tracing::info!("hall display output works again");
+                }
+                self.warned = false;
             }
-            Err(_) => {}
+            Err(e) => self.failed(&e),
+        }
+    }
+
+    fn failed(&mut self, e: &DisplayError) {
+        if !self.warned {
+            tracing::warn!(error = %e, "hall display output failed; the hall runs on (hallqctl snapshot still shows the screen)");
+            self.warned = true;
         }
     }
 }

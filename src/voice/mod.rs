@@ -344,7 +344,12 @@ impl Speaker for Aplay {
             Err(VoiceError::Output(format!(
                 "aplay -D {}: {}",
                 self.device,
-                String::from_utf8_lossy(&out.stderr).trim()
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             )))
         }
     }
