@@ -207,7 +207,7 @@ async fn the_display_sleeps_unless_something_changes() {
     // it steps 25 times a second, and that is all.
     let scrolling = DisplaySettings {
         layout: Layout::Led128x32,
-        ..still
+        ..still.clone()
     };
     let display = hallq::display::start(&engine, &scrolling);
     let s = display.stats.clone();
@@ -219,6 +219,28 @@ async fn the_display_sleeps_unless_something_changes() {
     let busy = wakeups_over(&s, Duration::from_millis(600)).await;
     assert!((5..=25).contains(&busy), "{busy} wake-ups in 0.6 s at 25 fps");
     assert!(s.ticks.load(Ordering::Relaxed) > ticks);
+    display.stop();
+
+    // Notices fed later (from the centre) redraw the screen.
+    let display = hallq::display::start(&engine, &still);
+    let s = display.stats.clone();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.frames.load(Ordering::Relaxed) < 1 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let png = |d: &hallq::display::DisplayHandle| Canvas::from_png(&d.snapshot_png().unwrap()).unwrap();
+    let before = png(&display);
+    display.set_notices(vec!["住房公积金贷款利率自1月1日起调整。".into(), "  ".into()]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.frames.load(Ordering::Relaxed) < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let after = png(&display);
+    let ticker_top = Layout::Hd1080.ticker_area().top_left.y as u32;
+    assert!(
+        (ticker_top..1080).any(|y| before.row(y) != after.row(y)),
+        "the ticker shows the new notice"
+    );
     display.stop();
     engine.shutdown().await;
 }

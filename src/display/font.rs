@@ -335,6 +335,13 @@ mod tests {
     }
 
     #[test]
+    fn undrawable_characters_become_boxes() {
+        assert_eq!(crate::display::printable(" 新政策😀发布 "), "新政策□发布");
+        assert_eq!(crate::display::printable("A012号"), "A012号");
+        assert!(missing_glyphs("□").is_empty());
+    }
+
+    #[test]
     fn text_is_drawn_at_the_size_asked() {
         let mut p = Painter::new();
         let mut c = Canvas::new(500, 200, Rgb888::BLACK);

@@ -286,6 +286,7 @@ pub fn render(layout: Layout, scene: &Scene) -> Canvas {
 enum Msg {
     Call { label: String, window: WindowNo },
     Redraw,
+    Notices(Vec<String>),
     Stop,
 }
 
@@ -326,10 +327,40 @@ impl DisplayHandle {
             .unwrap_or_else(|p| p.into_inner().layout)
     }
 
+    /// Replace the rolling notices (e.g. with the centre's latest policy
+    /// notices); the screen redraws at once. Blank notices are dropped;
+    /// characters the fonts lack show as □ (with a warning).
+    pub fn set_notices(&self, notices: Vec<String>) {
+        let notices = notices
+            .iter()
+            .map(|n| printable(n))
+            .filter(|n| !n.is_empty())
+            .collect();
+        let _ = self.tx.send(Msg::Notices(notices));
+    }
+
     /// Stop the display thread (the screen keeps its last frame).
     pub fn stop(&self) {
         let _ = self.tx.send(Msg::Stop);
     }
+}
+
+/// `text` trimmed, with the characters the display fonts lack replaced by □
+/// (and a warning).
+pub fn printable(text: &str) -> String {
+    let missing = font::missing_glyphs(text);
+    if missing.is_empty() {
+        return text.trim().to_string();
+    }
+    tracing::warn!(
+        text,
+        ?missing,
+        "characters the display cannot draw are shown as □"
+    );
+    text.trim()
+        .chars()
+        .map(|c| if missing.contains(&c) { '□' } else { c })
+        .collect()
 }
 
 /// Where frames go, with an output that may be missing (a warning, never a stop).
@@ -513,6 +544,10 @@ impl Worker {
                         dirty = true;
                     }
                     Msg::Redraw => dirty = true,
+                    Msg::Notices(n) => {
+                        self.settings.notices = n;
+                        dirty = true;
+                    }
                     Msg::Stop => stop = true,
                 }
             }
