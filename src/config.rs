@@ -84,11 +84,11 @@ struct RawConfig {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawHall {
+pub(crate) struct RawHall {
     id: String,
-    name: String,
+    pub(crate) name: String,
     #[serde(default)]
-    phone: String,
+    pub(crate) phone: String,
     #[serde(default = "default_tz")]
     timezone: String,
 }
@@ -624,10 +624,13 @@ impl Config {
             }
         }
 
-        // [display]
+        // [display], and the names it shows
         let display = match &raw.display {
             Some(d) => {
-                let (settings, problems) = d.check(resolve);
+                let (settings, mut problems) = d.check(resolve);
+                if settings.is_some() {
+                    problems.extend(crate::display::check_names(&raw.hall, &queues, &windows));
+                }
                 for (key, problem) in problems {
                     c.add(key, problem);
                 }
@@ -663,33 +666,23 @@ impl Config {
             recent_services: r.recent_services as usize,
             number_digits: r.number_digits,
         };
-        let setup = HallSetup {
-            hall_id: id.to_string(),
-            name: raw.hall.name.trim().to_string(),
-            phone: raw.hall.phone.trim().to_string(),
-            tz,
-            queues,
-            windows,
-            rules,
-            rating_levels: levels,
-            hours,
-            calendar,
-            catalog,
-        };
-        if display.is_some() {
-            let problems = crate::display::check_setup_text(&setup);
-            if !problems.is_empty() {
-                for (key, problem) in problems {
-                    c.add(key, problem);
-                }
-                return Err(ConfigError::Invalid(c.problems));
-            }
-        }
         Ok(Config {
             file: path.to_path_buf(),
             database: resolve(&raw.store.database),
             listen,
-            setup: Arc::new(setup),
+            setup: Arc::new(HallSetup {
+                hall_id: id.to_string(),
+                name: raw.hall.name.trim().to_string(),
+                phone: raw.hall.phone.trim().to_string(),
+                tz,
+                queues,
+                windows,
+                rules,
+                rating_levels: levels,
+                hours,
+                calendar,
+                catalog,
+            }),
             display,
             voice,
         })

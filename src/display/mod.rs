@@ -29,7 +29,7 @@ use embedded_graphics::primitives::Rectangle;
 use serde::Deserialize;
 use tokio::sync::broadcast;
 
-use crate::domain::setup::HallSetup;
+use crate::domain::setup::{QueueDef, WindowDef};
 use crate::domain::WindowNo;
 use crate::engine::{Effect, EngineError, EngineHandle};
 
@@ -168,9 +168,13 @@ impl RawDisplay {
     }
 }
 
-/// Names from the hall setup that the display shows and its fonts cannot draw,
-/// as (key, what is wrong).
-pub fn check_setup_text(setup: &HallSetup) -> Vec<(String, String)> {
+/// Names from the configuration that the display shows and its fonts cannot
+/// draw, as (key, what is wrong).
+pub(crate) fn check_names(
+    hall: &crate::config::RawHall,
+    queues: &[QueueDef],
+    windows: &[WindowDef],
+) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut check = |key: String, text: &str| {
         let missing = font::missing_glyphs(text);
@@ -188,12 +192,12 @@ pub fn check_setup_text(setup: &HallSetup) -> Vec<(String, String)> {
             ));
         }
     };
-    check("hall.name".into(), &setup.name);
-    check("hall.phone".into(), &setup.phone);
-    for (i, q) in setup.queues.iter().enumerate() {
+    check("hall.name".into(), &hall.name);
+    check("hall.phone".into(), &hall.phone);
+    for (i, q) in queues.iter().enumerate() {
         check(format!("queues[{i}].name"), &q.name);
     }
-    for (i, w) in setup.windows.iter().enumerate() {
+    for (i, w) in windows.iter().enumerate() {
         check(format!("windows[{i}].name"), &w.name);
     }
     out
