@@ -331,3 +331,19 @@ alsa_device = "hallq-no-such-card"
     assert_eq!(d.get("/healthz").0, 200);
     assert_eq!(d.terminate(), Some(0));
 }
+
+#[test]
+fn check_config_lists_the_display_and_the_voice() {
+    let out = Command::new(env!("CARGO_BIN_EXE_hallqctl"))
+        .arg("check-config")
+        .arg(repo_config_dir().join("example.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("display    1080p to /dev/fb0, 2 notices"), "{text}");
+    assert!(
+        text.contains("voice      ") && text.contains("said 2×, to ALSA default"),
+        "{text}"
+    );
+}

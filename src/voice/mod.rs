@@ -629,6 +629,20 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_segments_are_words_not_silence() {
+        let s = repo_voice();
+        assert_eq!(s.rate(), 16000);
+        for name in segment_names() {
+            let c = s.clip(&name).unwrap();
+            let secs = c.seconds();
+            assert!((0.15..=2.0).contains(&secs), "{name}.wav lasts {secs:.2} s");
+            let rms =
+                (c.samples.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / c.samples.len() as f64).sqrt();
+            assert!(rms > 1000.0, "{name}.wav is nearly silent (rms {rms:.0})");
+        }
+    }
+
+    #[test]
     fn window_numbers_are_read_as_numbers() {
         let w = |n| window_words(n).join(" ");
         assert_eq!(w(3), "3");
