@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use embedded_graphics::pixelcolor::Rgb888;
+use embedded_graphics::pixelcolor::{Rgb888, RgbColor};
 use hallq::config::Config;
 use hallq::display::font::{missing_glyphs, Painter};
 use hallq::display::layout::hd;
@@ -230,6 +230,60 @@ fn the_newest_call_is_highlighted_and_the_ticker_scrolls() {
     screen.draw(&quiet);
     assert!(!screen.scrolls());
     assert!(screen.scroll().is_none());
+}
+
+#[test]
+fn many_queues_and_long_names_stay_inside_the_waiting_panel() {
+    let (_, mut scene) = open_hall();
+    let q = scene.queues[0].clone();
+    scene.queues = (0..12)
+        .map(|i| hallq::display::scene::QueueLine {
+            prefix: format!("{}", (b'A' + i) as char),
+            name: if i == 0 {
+                "个人住房公积金提取与贷款综合业务".into()
+            } else {
+                q.name.clone()
+            },
+            ..q.clone()
+        })
+        .collect();
+    let frame = draw(Layout::Hd1080, &scene);
+    if std::env::var_os("HALLQ_BLESS").is_some() {
+        std::fs::write(
+            std::env::temp_dir().join("many-queues.png"),
+            frame.to_png().unwrap(),
+        )
+        .unwrap();
+    }
+    // On each queue line the name (white) stays left of the count and wait
+    // (green), with a gap: a long name is shrunk and cut short, not overlaid.
+    let f = &frame;
+    let white = |p: Rgb888| p.r() > 200 && p.g() > 200 && p.b() > 200;
+    let green = |p: Rgb888| p.g() > 200 && p.r() < 160;
+    let panel = 1270..1896u32;
+    let first_row = 236..300u32;
+    let rightmost_white = first_row
+        .clone()
+        .flat_map(|y| panel.clone().filter(move |&x| white(f.pixel(x, y))))
+        .max()
+        .expect("the first queue's name is drawn");
+    let leftmost_green = first_row
+        .flat_map(|y| panel.clone().filter(move |&x| green(f.pixel(x, y))))
+        .min()
+        .expect("the first queue's count is drawn");
+    assert!(
+        rightmost_white + 8 < leftmost_green,
+        "name ends at {rightmost_white}, count starts at {leftmost_green}"
+    );
+    // Nothing spills out of the panel.
+    for y in 140..960 {
+        for x in (1232..1250).chain(1898..1920) {
+            assert!(
+                !white(frame.pixel(x, y)) && !green(frame.pixel(x, y)),
+                "text spilled to {x},{y}"
+            );
+        }
+    }
 }
 
 #[test]

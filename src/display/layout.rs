@@ -220,13 +220,22 @@ impl Layout {
     }
 }
 
-/// The largest em ≤ `max` (down to `min`) at which `text` fits in `width`.
-fn fit(p: &mut Painter, text: &str, max: u32, min: u32, width: u32) -> u32 {
+/// The largest em ≤ `max` (down to `min`) at which `text` fits in `width`;
+/// if it does not fit even at `min`, the text is cut short with "…".
+fn fit(p: &mut Painter, text: &str, max: u32, min: u32, width: u32) -> (String, u32) {
     let w = p.width(text, max);
     if w <= width {
-        return max;
+        return (text.to_string(), max);
     }
-    ((max as u64 * width as u64 / w.max(1) as u64) as u32).clamp(min, max)
+    let em = ((max as u64 * width as u64 / w.max(1) as u64) as u32).clamp(min, max);
+    if p.width(text, em) <= width {
+        return (text.to_string(), em);
+    }
+    let mut cut: String = text.to_string();
+    while !cut.is_empty() && p.width(&format!("{cut}…"), em) > width {
+        cut.pop();
+    }
+    (format!("{cut}…"), em)
 }
 
 fn rounded(c: &mut Canvas, area: Rectangle, radius: u32, color: Rgb888) {
@@ -245,8 +254,8 @@ fn hd1080(s: &Scene, p: &mut Painter, c: &mut Canvas) {
     let date_x = right - 36 - date_w as i32;
     p.draw_in_line(c, &s.date, Point::new(date_x, 0), 120, hd::SMALL_BODY, DIM);
     let name_room = (date_x - 40 - 48).max(200) as u32;
-    let em = fit(p, &s.hall_name, 56, 40, name_room);
-    p.draw_in_line(c, &s.hall_name, Point::new(40, 0), 120, em, TEXT);
+    let (name, em) = fit(p, &s.hall_name, 56, 40, name_room);
+    p.draw_in_line(c, &name, Point::new(40, 0), 120, em, TEXT);
 
     if s.closed_screen() {
         hd_closed(s, p, c);
@@ -358,8 +367,9 @@ fn hd_queues(s: &Scene, p: &mut Painter, c: &mut Canvas) {
         let top = top0 + i as i32 * row as i32;
         let count = format!("{}人", q.waiting);
         if two_line {
-            p.draw_in_line(c, &q.name, Point::new(x0, top), 76, 56, TEXT);
             let w = p.width(&count, 64) as i32;
+            let (name, em) = fit(p, &q.name, 56, 36, (x1 - w - 24 - x0) as u32);
+            p.draw_in_line(c, &name, Point::new(x0, top), 76, em, TEXT);
             p.draw_in_line(c, &count, Point::new(x1 - w, top), 76, 64, GREEN);
             p.draw_in_line(
                 c,
@@ -370,9 +380,10 @@ fn hd_queues(s: &Scene, p: &mut Painter, c: &mut Canvas) {
                 DIM,
             );
         } else {
-            p.draw_in_line(c, &q.name, Point::new(x0, top), row, hd::SMALL_BODY, TEXT);
             let right = format!("{count} {}", q.wait);
             let w = p.width(&right, hd::SMALL_BODY) as i32;
+            let (name, em) = fit(p, &q.name, hd::SMALL_BODY, 32, (x1 - w - 24 - x0) as u32);
+            p.draw_in_line(c, &name, Point::new(x0, top), row, em, TEXT);
             p.draw_in_line(c, &right, Point::new(x1 - w, top), row, hd::SMALL_BODY, GREEN);
         }
         let _ = Rectangle::new(
@@ -393,8 +404,8 @@ fn hd_queues(s: &Scene, p: &mut Painter, c: &mut Canvas) {
         y += 70;
     }
     p.draw_in_line(c, "今日营业时间", Point::new(x0, y + 10), 80, hd::SMALL_BODY, DIM);
-    let em = fit(p, &s.hours_today, hd::BODY, 40, (x1 - x0) as u32);
-    p.draw_in_line(c, &s.hours_today, Point::new(x0, y + 90), 80, em, TEXT);
+    let (hours, em) = fit(p, &s.hours_today, hd::BODY, 40, (x1 - x0) as u32);
+    p.draw_in_line(c, &hours, Point::new(x0, y + 90), 80, em, TEXT);
 }
 
 /// Draw `text` centred on an LED row in the large font, or the small one if it is too wide.
