@@ -328,6 +328,16 @@ alsa_device = "hallq-no-such-card"
             && Canvas::from_png(&std::fs::read(&shot).unwrap())
                 .is_ok_and(|c| (c.width(), c.height()) == (192, 64) && c.row(8).iter().any(|p| p.r() > 200))
     }));
+    let big = dir.path().join("led-x6.png");
+    let out = Command::new(env!("CARGO_BIN_EXE_hallqctl"))
+        .args(["--api", &d.base, "snapshot", "--scale", "6", "-o"])
+        .arg(&big)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1152×384"),
+        "{out:?}"
+    );
     assert_eq!(d.get("/healthz").0, 200);
     assert_eq!(d.terminate(), Some(0));
 }

@@ -139,6 +139,9 @@ enum Cmd {
         /// The file to write.
         #[arg(short, long, value_name = "FILE", default_value = "display.png")]
         output: PathBuf,
+        /// Enlarge each pixel N times (N×N), e.g. 6 for a 192×64 LED board.
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+        scale: u32,
     },
     /// Transactions finished on a day (today by default).
     Transactions {
@@ -291,8 +294,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             window_op(&api, f.window, "finish", Some(body))?
         }
         Cmd::Rate { window, key } => window_op(&api, window, "rate", Some(json!({ "key": key })))?,
-        Cmd::Snapshot { output } => {
-            let png = api.get_bytes("/api/v1/display.png")?;
+        Cmd::Snapshot { output, scale } => {
+            let mut png = api.get_bytes("/api/v1/display.png")?;
+            if scale > 1 {
+                let frame = hallq::display::Canvas::from_png(&png)
+                    .context("the API answered with something that is not a PNG")?;
+                png = frame.scaled(scale).to_png()?;
+            }
             std::fs::write(&output, &png).with_context(|| format!("writing {}", output.display()))?;
             let (w, h) = png_size(&png).context("the API answered with something that is not a PNG")?;
             format!(

@@ -140,6 +140,18 @@ impl Canvas {
         self.blit_wrapping(src, 0, src.width.min(self.width), at);
     }
 
+    /// Each pixel as an `n`×`n` block (to look at an LED board's frame).
+    pub fn scaled(&self, n: u32) -> Canvas {
+        let n = n.max(1);
+        let mut out = Canvas::new(self.width * n, self.height * n, Rgb888::BLACK);
+        for y in 0..out.height {
+            for x in 0..out.width {
+                out.pixels[(y * out.width + x) as usize] = self.pixel(x / n, y / n);
+            }
+        }
+        out
+    }
+
     /// Encode as an 8-bit RGB PNG, fast (snapshots, the PNG output).
     pub fn write_png(&self, out: impl Write) -> Result<(), PngError> {
         // Rows of a screen mostly repeat the row above: the Up filter is
@@ -276,6 +288,10 @@ mod tests {
         assert_eq!(d.pixels, 1);
         assert_eq!(d.max_channel, 90);
         assert!(c.difference(&Canvas::new(5, 7, Rgb888::BLACK), 0).is_none());
+        let big = c.scaled(3);
+        assert_eq!((big.width(), big.height()), (21, 15));
+        assert_eq!(big.pixel(9, 6), c.pixel(3, 2));
+        assert_eq!(big.pixel(11, 8), c.pixel(3, 2));
     }
 
     #[test]
