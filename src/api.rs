@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::devices::sim::SimDevices;
+use crate::display::DisplayHandle;
 use crate::domain::transaction::OutcomeInput;
 use crate::domain::{Command, ErrorKind, Event, PauseKind, TicketClass, TicketRef, TransferTarget, WindowNo};
 use crate::engine::{Done, EngineError, EngineHandle};
@@ -32,6 +33,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/status"),
     ("get", "/api/v1/devices"),
+    ("get", "/api/v1/display.png"),
     ("get", "/api/v1/catalog"),
     ("post", "/api/v1/tickets"),
     ("get", "/api/v1/tickets"),
@@ -58,6 +60,8 @@ pub struct AppState {
     pub engine: EngineHandle,
     pub database: PathBuf,
     pub devices: Arc<Mutex<SimDevices>>,
+    /// The waiting-hall display, when configured.
+    pub display: Option<DisplayHandle>,
     reader: Arc<Mutex<Option<Connection>>>,
     /// The sync task's state, when the hall syncs to a centre.
     pub sync: Option<crate::sync::SharedSync>,
@@ -69,6 +73,7 @@ impl AppState {
             engine,
             database,
             devices,
+            display: None,
             reader: Arc::new(Mutex::new(None)),
             sync: None,
         }
@@ -77,6 +82,12 @@ impl AppState {
     /// Report this sync task's state in `/api/v1/status` and `/api/v1/sync`.
     pub fn with_sync(mut self, sync: crate::sync::SharedSync) -> Self {
         self.sync = Some(sync);
+        self
+    }
+
+    /// Serve the hall display's snapshot at `/api/v1/display.png`.
+    pub fn with_display(mut self, display: Option<DisplayHandle>) -> Self {
+        self.display = display;
         self
     }
 
@@ -113,6 +124,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/status", get(status))
         .route("/api/v1/devices", get(devices))
+        .route("/api/v1/display.png", get(display_png))
         .route("/api/v1/catalog", get(catalog))
         .route("/api/v1/tickets", post(issue_ticket).get(list_tickets))
         .route("/api/v1/transactions", get(list_transactions))
@@ -306,6 +318,29 @@ async fn devices(State(s): State<AppState>) -> ApiResult<SimDevices> {
         .lock()
         .map_err(|_| ApiError::unavailable("devices lock poisoned"))?;
     Ok(Json(d.clone()))
+}
+
+/// The hall display's frame as a PNG.
+async fn display_png(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let Some(display) = s.display.clone() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "display_off",
+            "the hall display is off: add a [display] section to the configuration",
+        ));
+    };
+    let png = tokio::task::spawn_blocking(move || display.snapshot_png())
+        .await
+        .map_err(|e| ApiError::unavailable(format!("snapshot task failed: {e}")))?
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "image/png"),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        png,
+    )
+        .into_response())
 }
 
 async fn catalog(State(s): State<AppState>) -> ApiResult<Value> {

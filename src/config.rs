@@ -81,6 +81,8 @@ struct RawConfig {
     #[serde(default)]
     windows: Vec<RawWindow>,
     sync: Option<RawSync>,
+    display: Option<crate::display::RawDisplay>,
+    voice: Option<crate::voice::RawVoice>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,11 +118,11 @@ fn d_bundle_poll() -> u32 {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawHall {
+pub(crate) struct RawHall {
     id: String,
-    name: String,
+    pub(crate) name: String,
     #[serde(default)]
-    phone: String,
+    pub(crate) phone: String,
     #[serde(default = "default_tz")]
     timezone: String,
 }
@@ -328,6 +330,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Sync to the centre; `None` when the file has no `[sync]` table.
     pub sync: Option<SyncConfig>,
+    /// The waiting-hall display (`[display]`); None when off or left out.
+    pub display: Option<crate::display::DisplaySettings>,
+    /// Voice calls (`[voice]`); None when off or left out.
+    pub voice: Option<crate::voice::VoiceSettings>,
 }
 
 impl Config {
@@ -657,6 +663,33 @@ impl Config {
         // [sync]
         let sync = raw.sync.as_ref().and_then(|s| c.sync(s, &resolve));
 
+        // [display], and the names it shows
+        let display = match &raw.display {
+            Some(d) => {
+                let (settings, mut problems) = d.check(resolve);
+                if settings.is_some() {
+                    problems.extend(crate::display::check_names(&raw.hall, &queues, &windows));
+                }
+                for (key, problem) in problems {
+                    c.add(key, problem);
+                }
+                settings
+            }
+            None => None,
+        };
+
+        // [voice]
+        let voice = match &raw.voice {
+            Some(v) => {
+                let (settings, problems) = v.check(resolve);
+                for (key, problem) in problems {
+                    c.add(key, problem);
+                }
+                settings
+            }
+            None => None,
+        };
+
         if !c.problems.is_empty() {
             return Err(ConfigError::Invalid(c.problems));
         }
@@ -693,6 +726,8 @@ impl Config {
                 staff: None,
                 bundle_version: 0,
             }),
+            display,
+            voice,
         })
     }
 }

@@ -50,6 +50,8 @@ pub async fn run(
     })?;
     let (handle, thread) = engine.spawn();
     let devices = sim::attach(&handle).await;
+    let display = config.display.as_ref().map(|d| crate::display::start(&handle, d));
+    let _voice = config.voice.as_ref().map(|v| crate::voice::start(&handle, v));
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen {
@@ -62,7 +64,8 @@ pub async fn run(
     })?;
     tracing::info!(%addr, hall = %config.setup.hall_id, "hall API listening");
     on_listening(addr);
-    let mut state = AppState::new(handle.clone(), config.database.clone(), devices);
+    let mut state =
+        AppState::new(handle.clone(), config.database.clone(), devices).with_display(display.clone());
     let sync = config.sync.clone().map(|cfg| {
         let (task, shared) = SyncTask::new(
             cfg,
@@ -76,6 +79,9 @@ pub async fn run(
     let app = router(state);
     if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
         tracing::error!(error = %e, "API server failed");
+    }
+    if let Some(d) = &display {
+        d.stop();
     }
     if let Some(task) = sync {
         task.abort();

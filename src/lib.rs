@@ -9,6 +9,7 @@ pub mod api;
 pub mod config;
 pub mod daemon;
 pub mod devices;
+pub mod display;
 pub mod domain;
 pub mod engine;
 pub mod store;
@@ -16,3 +17,4 @@ pub mod sync;
 
 #[cfg(feature = "central")]
 pub mod central;
+pub mod voice;

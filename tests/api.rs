@@ -718,6 +718,7 @@ fn bad_requests_get_a_json_4xx_on_every_route() {
         "/api/v1/openapi.json",
         "/api/v1/status",
         "/api/v1/devices",
+        "/api/v1/display.png",
         "/api/v1/catalog",
         "/api/v1/sync",
         "/api/v1/notices",

@@ -134,6 +134,15 @@ enum Cmd {
         /// Keypad key (1 满意, 2 一般, 3 不满意 by default).
         key: u8,
     },
+    /// Save what the waiting-hall display shows now as a PNG.
+    Snapshot {
+        /// The file to write.
+        #[arg(short, long, value_name = "FILE", default_value = "display.png")]
+        output: PathBuf,
+        /// Enlarge each pixel N times (N×N), e.g. 6 for a 192×64 LED board.
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+        scale: u32,
+    },
     /// Transactions finished on a day (today by default).
     Transactions {
         /// Local date, YYYY-MM-DD.
@@ -285,6 +294,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             window_op(&api, f.window, "finish", Some(body))?
         }
         Cmd::Rate { window, key } => window_op(&api, window, "rate", Some(json!({ "key": key })))?,
+        Cmd::Snapshot { output, scale } => {
+            let mut png = api.get_bytes("/api/v1/display.png")?;
+            if scale > 1 {
+                let frame = hallq::display::Canvas::from_png(&png)
+                    .context("the API answered with something that is not a PNG")?;
+                png = frame.scaled(scale).to_png()?;
+            }
+            std::fs::write(&output, &png).with_context(|| format!("writing {}", output.display()))?;
+            let (w, h) = png_size(&png).context("the API answered with something that is not a PNG")?;
+            format!(
+                "{}: the hall display, {w}×{h} PNG ({} kB)",
+                output.display(),
+                png.len().div_ceil(1024)
+            )
+        }
         Cmd::Transactions { day, json } => {
             let v = api.get("/api/v1/transactions", &day_query(day))?;
             if json {
@@ -319,6 +343,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     println!("{}", line.trim_end());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Width and height from a PNG's header.
+fn png_size(png: &[u8]) -> Option<(u32, u32)> {
+    if png.len() < 24 || &png[..8] != b"\x89PNG\r\n\x1a\n" {
+        return None;
+    }
+    let be = |i: usize| u32::from_be_bytes([png[i], png[i + 1], png[i + 2], png[i + 3]]);
+    Some((be(16), be(20)))
 }
 
 fn day_query(day: Option<NaiveDate>) -> Vec<(&'static str, String)> {
@@ -410,6 +443,34 @@ fn config_summary(c: &Config) -> String {
         "           adjusted workday {}\n",
         spans(&s.hours.adjusted_workday)
     );
+    out += &match &c.display {
+        Some(d) => format!(
+            "display    {} to {}, {} notice{}\n",
+            d.layout.name(),
+            match &d.output {
+                hallq::display::Output::Framebuffer(p) => p.display().to_string(),
+                hallq::display::Output::Png(p) => format!("PNG {}", p.display()),
+                hallq::display::Output::None => "memory only (hallqctl snapshot)".to_string(),
+            },
+            d.notices.len(),
+            if d.notices.len() == 1 { "" } else { "s" }
+        ),
+        None => "display    off\n".to_string(),
+    };
+    out += &match &c.voice {
+        Some(v) => format!(
+            "voice      {} ({} Hz), said {}×, to {}\n",
+            v.segments.dir().display(),
+            v.segments.rate(),
+            v.repeat,
+            match &v.output {
+                hallq::voice::VoiceOutput::Alsa { device } => format!("ALSA {device}"),
+                hallq::voice::VoiceOutput::WavDir(p) => format!("WAV files in {}", p.display()),
+                hallq::voice::VoiceOutput::None => "nowhere".to_string(),
+            }
+        ),
+        None => "voice      off\n".to_string(),
+    };
     out += &format!("database   {}\n", c.database.display());
     out += &format!("listen     {}\n", c.listen);
     out
@@ -494,6 +555,27 @@ impl Api {
         self.finish(&url, resp)
     }
 
+    /// GET a binary answer (a PNG).
+    fn get_bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+        let url = format!("{}{path}", self.base);
+        let unreachable = |error| Unreachable {
+            url: self.base.clone(),
+            error,
+        };
+        let mut resp = self.agent.get(&url).call().map_err(unreachable)?;
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()
+            .map_err(unreachable)?;
+        if status >= 400 {
+            return Err(refusal(&url, status, &String::from_utf8_lossy(&bytes)).into());
+        }
+        Ok(bytes)
+    }
+
     fn finish(
         &self,
         url: &str,
@@ -508,28 +590,33 @@ impl Api {
         let text = resp.body_mut().read_to_string().map_err(unreachable)?;
         let body: Option<Value> = serde_json::from_str(&text).ok();
         if status >= 400 {
-            let field = |k: &str| {
-                body.as_ref()
-                    .and_then(|b| b.get(k))
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            };
-            let message = field("error").unwrap_or_else(|| {
-                let t = text.trim();
-                if t.is_empty() {
-                    format!("the API refused {url}")
-                } else {
-                    t.chars().take(300).collect()
-                }
-            });
-            return Err(Refused {
-                status,
-                code: field("code").unwrap_or_default(),
-                message,
-            }
-            .into());
+            return Err(refusal(url, status, &text).into());
         }
         body.with_context(|| format!("{url}: the API answered HTTP {status} without JSON"))
+    }
+}
+
+/// The error of a 4xx/5xx answer: its JSON `{error, code}`, or its text.
+fn refusal(url: &str, status: u16, text: &str) -> Refused {
+    let body: Option<Value> = serde_json::from_str(text).ok();
+    let field = |k: &str| {
+        body.as_ref()
+            .and_then(|b| b.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let message = field("error").unwrap_or_else(|| {
+        let t = text.trim();
+        if t.is_empty() {
+            format!("the API refused {url}")
+        } else {
+            t.chars().take(300).collect()
+        }
+    });
+    Refused {
+        status,
+        code: field("code").unwrap_or_default(),
+        message,
     }
 }
 
