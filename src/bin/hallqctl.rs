@@ -655,6 +655,12 @@ fn describe_event(v: &Value) -> String {
         Event::StrayPress { window, key, .. } => {
             format!("key {key} at window {window} was a stray press (no rating window open): not a rating")
         }
+        Event::PrinterChanged { status } if status.problems().is_empty() => {
+            "ticket printer ready".to_string()
+        }
+        Event::PrinterChanged { status } => format!("ticket printer: {}", status.problems()),
+        Event::DeviceOffline { device } => format!("{device} stopped answering (offline)"),
+        Event::DeviceOnline { device } => format!("{device} answers again (online)"),
     }
 }
 

@@ -59,6 +59,8 @@ pub enum DomainError {
         name: String,
         before_day: u32,
     },
+    #[error("the ticket printer is not ready ({problems}): no ticket was issued; call the technician")]
+    PrinterNotReady { problems: String },
 }
 
 impl DomainError {
@@ -94,6 +96,7 @@ impl DomainError {
             NotServedHere { .. } => "not_served_here",
             Invalid(_) => "invalid",
             ItemNotAcceptedToday { .. } => "item_not_accepted_today",
+            PrinterNotReady { .. } => "printer_not_ready",
         }
     }
 }

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::device::{PrinterStatus, Severity};
 use super::ticket::{Ticket, TicketId, WindowNo};
 use super::transaction::{Transaction, TransactionId};
 
@@ -117,6 +118,19 @@ pub enum Event {
         key: u8,
         reason: StrayReason,
     },
+    /// The ticket printer's state changed: an alert (it cannot print, so no
+    /// ticket is issued), a warning (paper near end) or ready again.
+    PrinterChanged {
+        status: PrinterStatus,
+    },
+    /// A device stopped answering (设备离线).
+    DeviceOffline {
+        device: String,
+    },
+    /// A device answers again.
+    DeviceOnline {
+        device: String,
+    },
 }
 
 impl Event {
@@ -137,6 +151,13 @@ impl Event {
             Event::Rated { .. } => "rated",
             Event::Unrated { .. } => "unrated",
             Event::StrayPress { .. } => "stray_press",
+            Event::PrinterChanged { status } => match status.severity() {
+                Severity::Alert => "printer_alert",
+                Severity::Warning => "printer_warning",
+                Severity::Ok => "printer_ready",
+            },
+            Event::DeviceOffline { .. } => "device_offline",
+            Event::DeviceOnline { .. } => "device_online",
         }
     }
 }

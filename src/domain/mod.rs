@@ -3,6 +3,7 @@
 pub mod calendar;
 pub mod catalog;
 pub mod command;
+pub mod device;
 pub mod error;
 pub mod event;
 pub mod hall;
@@ -20,6 +21,7 @@ mod hall_tests;
 pub(crate) mod testkit;
 
 pub use command::{Command, TicketRef};
+pub use device::PrinterStatus;
 pub use error::{DomainError, ErrorKind};
 pub use event::{Event, PauseKind, TransferTarget};
 pub use hall::{Hall, HallState, WindowStatus};
