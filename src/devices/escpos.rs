@@ -100,13 +100,22 @@ impl Job {
     pub fn qr(mut self, data: &str, module: u8) -> Job {
         let data = data.as_bytes();
         let data = &data[..data.len().min(700)];
-        self.buf.extend([GS, 0x28, 0x6B, 0x04, 0x00, 0x31, 0x41, 0x32, 0x00]);
+        self.buf
+            .extend([GS, 0x28, 0x6B, 0x04, 0x00, 0x31, 0x41, 0x32, 0x00]);
         self.buf
             .extend([GS, 0x28, 0x6B, 0x03, 0x00, 0x31, 0x43, module.clamp(1, 16)]);
         self.buf.extend([GS, 0x28, 0x6B, 0x03, 0x00, 0x31, 0x45, 0x31]);
         let len = data.len() + 3;
-        self.buf
-            .extend([GS, 0x28, 0x6B, (len & 0xFF) as u8, (len >> 8) as u8, 0x31, 0x50, 0x30]);
+        self.buf.extend([
+            GS,
+            0x28,
+            0x6B,
+            (len & 0xFF) as u8,
+            (len >> 8) as u8,
+            0x31,
+            0x50,
+            0x30,
+        ]);
         self.buf.extend_from_slice(data);
         self.buf.extend([GS, 0x28, 0x6B, 0x03, 0x00, 0x31, 0x51, 0x30]);
         self
@@ -477,7 +486,11 @@ mod tests {
             "咨询电话：0530-1234567",
             COURTESY,
         ] {
-            assert!(p.lines.iter().any(|l| l == want), "{want} missing in {:?}", p.lines);
+            assert!(
+                p.lines.iter().any(|l| l == want),
+                "{want} missing in {:?}",
+                p.lines
+            );
         }
     }
 
@@ -520,11 +533,15 @@ mod tests {
             assert_eq!(msgs.len(), 5);
             let mut rt = PrinterStatus::default();
             for (n, m) in (1..=4).zip(&msgs) {
-                let StatusMsg::RealTime(b) = m else { panic!("{m:?}") };
+                let StatusMsg::RealTime(b) = m else {
+                    panic!("{m:?}")
+                };
                 apply_real_time(&mut rt, n, *b);
             }
             assert_eq!(rt, s);
-            let StatusMsg::Automatic(a) = msgs[4] else { panic!() };
+            let StatusMsg::Automatic(a) = msgs[4] else {
+                panic!()
+            };
             let mut asb = PrinterStatus::default();
             apply_automatic(&mut asb, a);
             assert_eq!(asb, s);

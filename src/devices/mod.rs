@@ -10,9 +10,14 @@
 //!   simulator binary, the tests and the bench.
 //! - [`sim`]: the in-memory simulated devices of the demo hall.
 
+pub mod bus;
+pub mod emulator;
 pub mod escpos;
+pub mod gpio;
+pub mod kiosk;
 pub mod printer;
 pub mod registers;
+pub mod rs485;
 pub mod sim;
 
 /// Why a device could not be reached or driven.

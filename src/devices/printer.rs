@@ -272,7 +272,10 @@ async fn session(
     }
     reader.abort();
     if parser.garbage > 0 {
-        tracing::debug!(bytes = parser.garbage, "unexpected bytes from the printer were dropped");
+        tracing::debug!(
+            bytes = parser.garbage,
+            "unexpected bytes from the printer were dropped"
+        );
     }
     engine_alive
 }

@@ -10,8 +10,8 @@
 
 use encoding_rs::GBK;
 
-use crate::domain::{Command, PauseKind, TransferTarget, WindowNo, WindowStatus};
 use crate::domain::transaction::OutcomeInput;
+use crate::domain::{Command, PauseKind, TransferTarget, WindowNo, WindowStatus};
 
 /// Function codes used on the bus.
 pub const FC_READ_INPUT: u8 = 0x04;
@@ -300,7 +300,11 @@ pub fn crc16(data: &[u8]) -> u16 {
     for &b in data {
         crc ^= u16::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xA001 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xA001
+            } else {
+                crc >> 1
+            };
         }
     }
     crc
@@ -364,7 +368,10 @@ mod tests {
         // the reply was lost: the master did not move `last`; the next read gives it again, once
         press(&mut ring, &mut counter, KEY_RECALL);
         let (ev, _) = new_events(last, counter, &ring);
-        assert_eq!(ev.iter().map(|e| e.key).collect::<Vec<_>>(), vec![KEY_CALL_NEXT, KEY_RECALL]);
+        assert_eq!(
+            ev.iter().map(|e| e.key).collect::<Vec<_>>(),
+            vec![KEY_CALL_NEXT, KEY_RECALL]
+        );
         last = Some(counter);
         assert!(new_events(last, counter, &ring).0.is_empty());
         // ten presses while unreachable: the last eight come back, two are lost
@@ -385,7 +392,10 @@ mod tests {
 
     #[test]
     fn keypad_keys_become_commands() {
-        assert_eq!(keypad_command(2, KEY_CALL_NEXT, 0), Ok(Command::CallNext { window: 2 }));
+        assert_eq!(
+            keypad_command(2, KEY_CALL_NEXT, 0),
+            Ok(Command::CallNext { window: 2 })
+        );
         assert_eq!(
             keypad_command(2, KEY_TRANSFER, TRANSFER_TO_QUEUE | u16::from(b'C')),
             Ok(Command::Transfer {
