@@ -53,7 +53,11 @@ async fn setup() -> (Hall, PrinterEmulator, Panel) {
     kiosk::spawn(hall.engine.clone(), cfg, Box::new(pins)).expect("kiosk");
     // The printer answers its status polls: ready.
     assert!(until(&emu.model, LIMIT, |m| m.status_requests >= 8).await);
-    assert!(eventually(LIMIT, || panel.lamps().iter().all(|l| *l)).await, "lamps lit: {:?}", panel.lamps());
+    assert!(
+        eventually(LIMIT, || panel.lamps().iter().all(|l| *l)).await,
+        "lamps lit: {:?}",
+        panel.lamps()
+    );
     (hall, emu, panel)
 }
 
@@ -68,7 +72,10 @@ async fn press(panel: &Panel, button: usize) {
 async fn a_kiosk_press_prints_the_ticket_in_chinese() {
     let (hall, emu, panel) = setup().await;
     press(&panel, 2).await; // 绿色通道, queue A
-    assert!(until(&emu.model, LIMIT, |m| m.printed.len() == 1).await, "one ticket printed");
+    assert!(
+        until(&emu.model, LIMIT, |m| m.printed.len() == 1).await,
+        "one ticket printed"
+    );
     let t = emu.model.read(|m| m.printed[0].clone());
     assert!(t.chinese_mode);
     assert_eq!(t.large, vec!["A001".to_string()], "{t:?}");
@@ -77,12 +84,24 @@ async fn a_kiosk_press_prints_the_ticket_in_chinese() {
         .with_timezone(&chrono_tz::Asia::Shanghai)
         .format("%Y-%m-%d")
         .to_string();
-    assert_eq!(t.qr, vec![format!("https://gjj.example.cn/t/test-hall/{date}/A001")]);
-    for want in ["测试大厅", "归集业务", "【绿色通道】", "前面还有 0 人等候", "咨询电话：0530-0000000"] {
+    assert_eq!(
+        t.qr,
+        vec![format!("https://gjj.example.cn/t/test-hall/{date}/A001")]
+    );
+    for want in [
+        "测试大厅",
+        "归集业务",
+        "【绿色通道】",
+        "前面还有 0 人等候",
+        "咨询电话：0530-0000000",
+    ] {
         assert!(t.lines.iter().any(|l| l == want), "{want} not in {:?}", t.lines);
     }
     assert!(t.lines.iter().any(|l| l.starts_with("预计等候约 ")));
-    assert!(t.lines.iter().any(|l| l.starts_with(&format!("取号时间：{date} "))));
+    assert!(t
+        .lines
+        .iter()
+        .any(|l| l.starts_with(&format!("取号时间：{date} "))));
 
     // A bouncing, held button still gives one ticket; the next queue prints its own.
     press(&panel, 1).await;
@@ -91,7 +110,11 @@ async fn a_kiosk_press_prints_the_ticket_in_chinese() {
     assert_eq!(t.large, vec!["B001".to_string()]);
     assert!(t.lines.iter().any(|l| l == "支取业务"));
     let kinds = hall.event_kinds();
-    assert_eq!(kinds.iter().filter(|k| *k == "ticket_issued").count(), 2, "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "ticket_issued").count(),
+        2,
+        "{kinds:?}"
+    );
     hall.stop().await;
 }
 
@@ -102,7 +125,10 @@ async fn paper_out_stops_issuing_and_near_end_warns() {
         paper_out: true,
         ..Default::default()
     });
-    assert!(eventually(LIMIT, || panel.lamps().iter().all(|l| !*l)).await, "lamps dark when paper is out");
+    assert!(
+        eventually(LIMIT, || panel.lamps().iter().all(|l| !*l)).await,
+        "lamps dark when paper is out"
+    );
     let refused = hall
         .engine
         .execute(Command::IssueTicket {
@@ -118,7 +144,10 @@ async fn paper_out_stops_issuing_and_near_end_warns() {
     press(&panel, 0).await;
     // The press reached the engine and was refused: no number nobody holds.
     assert!(
-        eventually(LIMIT, || hall.event_kinds().contains(&"printer_alert".to_string())).await,
+        eventually(LIMIT, || hall
+            .event_kinds()
+            .contains(&"printer_alert".to_string()))
+        .await,
         "an alert event"
     );
     assert!(!hall.event_kinds().contains(&"ticket_issued".to_string()));
@@ -128,7 +157,10 @@ async fn paper_out_stops_issuing_and_near_end_warns() {
         paper_near_end: true,
         ..Default::default()
     });
-    assert!(eventually(LIMIT, || panel.lamps().iter().all(|l| *l)).await, "near end still prints");
+    assert!(
+        eventually(LIMIT, || panel.lamps().iter().all(|l| *l)).await,
+        "near end still prints"
+    );
     assert!(hall.event_kinds().contains(&"printer_warning".to_string()));
     press(&panel, 1).await; // another button: button 0 may still be in its lockout
     assert!(until(&emu.model, LIMIT, |m| m.printed.len() == 1).await);
@@ -139,10 +171,16 @@ async fn paper_out_stops_issuing_and_near_end_warns() {
 async fn an_unplugged_printer_darkens_the_kiosk_and_comes_back_by_itself() {
     let (hall, mut emu, panel) = setup().await;
     emu.unplug();
-    assert!(eventually(LIMIT, || panel.lamps().iter().all(|l| !*l)).await, "offline: lamps dark");
+    assert!(
+        eventually(LIMIT, || panel.lamps().iter().all(|l| !*l)).await,
+        "offline: lamps dark"
+    );
     assert!(hall.event_kinds().contains(&"printer_alert".to_string()));
     emu.replug().expect("replug");
-    assert!(eventually(LIMIT, || panel.lamps().iter().all(|l| *l)).await, "reconnected by itself");
+    assert!(
+        eventually(LIMIT, || panel.lamps().iter().all(|l| *l)).await,
+        "reconnected by itself"
+    );
     assert!(hall.event_kinds().contains(&"printer_ready".to_string()));
     press(&panel, 3).await; // appointment check-in, queue C
     assert!(until(&emu.model, LIMIT, |m| m.printed.len() == 1).await);

@@ -702,7 +702,7 @@ impl Master {
                 }
                 Err(_elapsed) => {
                     self.counters.timeouts += 1;
-                    self.classify_unanswered(addr, &rx);
+                    self.classify_unanswered(addr, reply_len, &rx);
                 }
             }
         }
@@ -714,7 +714,7 @@ impl Master {
     }
 
     /// No acceptable reply came: say why, from the bytes that did.
-    fn classify_unanswered(&mut self, addr: u8, rx: &[u8]) {
+    fn classify_unanswered(&mut self, addr: u8, reply_len: usize, rx: &[u8]) {
         if rx.is_empty() {
             return;
         }
@@ -733,7 +733,9 @@ impl Master {
                     return;
                 }
             }
-            if rx[i] == addr && rx.len() - i >= 5 {
+            // A frame of the awaited length whose CRC does not match: a CRC error
+            // (the damage may be anywhere in it, the address byte too).
+            if rx.len() - i == reply_len {
                 self.counters.crc_errors += 1;
                 self.counters.garbage_bytes += i as u64;
                 return;

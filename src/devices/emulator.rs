@@ -521,7 +521,7 @@ impl BusEmulator {
         &self.line.link
     }
 
-    /// Write raw bytes on the bus (line noise), as a device would.
+    /// Pull the bus adapter: the pty closes.
     pub fn unplug(&mut self) {
         self.line.stop();
     }
@@ -561,19 +561,22 @@ fn bus_handler(model: Arc<Watched<BusModel>>) -> impl FnMut(&mut TTYPort, &[u8])
                 let Some(body) = m.answer(&frame) else {
                     return (None, None);
                 };
+                // One fault per reply, in this order, until each count is used up.
                 let mut out = Vec::new();
-                if m.faults.noise_before > 0 {
+                let mut body = body;
+                let mut bad_crc = false;
+                if m.faults.bad_crc > 0 {
+                    m.faults.bad_crc -= 1;
+                    bad_crc = true;
+                } else if m.faults.wrong_address > 0 {
+                    m.faults.wrong_address -= 1;
+                    body[0] = body[0].wrapping_add(100);
+                } else if m.faults.noise_before > 0 {
                     m.faults.noise_before -= 1;
                     out.extend([0x00, 0xFF, 0x3C, 0x7E, 0x81]);
                 }
-                let mut body = body;
-                if m.faults.wrong_address > 0 {
-                    m.faults.wrong_address -= 1;
-                    body[0] = body[0].wrapping_add(100);
-                }
                 let mut f = reg::with_crc(body);
-                if m.faults.bad_crc > 0 {
-                    m.faults.bad_crc -= 1;
+                if bad_crc {
                     let last = f.len() - 1;
                     f[last] ^= 0x5A;
                 }

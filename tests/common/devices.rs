@@ -44,7 +44,9 @@ impl Hall {
     /// Event kinds in the log, in order.
     pub fn event_kinds(&self) -> Vec<String> {
         let conn = rusqlite::Connection::open(&self.db).expect("read db");
-        let mut st = conn.prepare("SELECT kind FROM events ORDER BY seq").expect("prepare");
+        let mut st = conn
+            .prepare("SELECT kind FROM events ORDER BY seq")
+            .expect("prepare");
         st.query_map([], |r| r.get::<_, String>(0))
             .expect("query")
             .map(|r| r.expect("row"))
