@@ -78,6 +78,8 @@ struct RawConfig {
     queues: Vec<RawQueue>,
     #[serde(default)]
     windows: Vec<RawWindow>,
+    #[serde(default)]
+    devices: crate::devices::config::RawDevices,
 }
 
 #[derive(Debug, Deserialize)]
@@ -292,6 +294,8 @@ pub struct Config {
     /// The SQLite database (relative paths are relative to the config file).
     pub database: PathBuf,
     pub listen: SocketAddr,
+    /// Which backend drives each device (simulated when left out).
+    pub devices: crate::devices::config::Devices,
 }
 
 impl Config {
@@ -618,6 +622,12 @@ impl Config {
             }
         }
 
+        // [devices]
+        let (devices, device_problems) = crate::devices::config::check(&raw.devices, &queues, &windows);
+        for (key, problem) in device_problems {
+            c.add(key, problem);
+        }
+
         if !c.problems.is_empty() {
             return Err(ConfigError::Invalid(c.problems));
         }
@@ -637,6 +647,7 @@ impl Config {
             file: path.to_path_buf(),
             database: resolve(&raw.store.database),
             listen,
+            devices,
             setup: Arc::new(HallSetup {
                 hall_id: id.to_string(),
                 name: raw.hall.name.trim().to_string(),

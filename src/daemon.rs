@@ -22,6 +22,8 @@ pub enum StartError {
         #[source]
         source: crate::store::StoreError,
     },
+    #[error("devices: {0}")]
+    Devices(#[from] crate::devices::DeviceError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -49,6 +51,14 @@ pub async fn run(
     })?;
     let (handle, thread) = engine.spawn();
     let devices = sim::attach(&handle);
+    // Kept for the life of the daemon: the drivers' shared status.
+    let _drivers = match crate::devices::start(&handle, &config.devices).await {
+        Ok(d) => d,
+        Err(e) => {
+            handle.shutdown().await;
+            return Err(e.into());
+        }
+    };
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen {
