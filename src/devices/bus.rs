@@ -70,7 +70,7 @@ impl BusConfig {
             retries: 2,
             rs485: true,
             brightness: 80,
-            min_cycle: Duration::from_millis(20),
+            min_cycle: Duration::from_millis(50),
             display_every: 8,
             offline_every: 8,
             reconnect: Duration::from_secs(1),
