@@ -10,11 +10,16 @@ fn doc() -> toml::Table {
 }
 
 fn get(t: &toml::Table, path: &str) -> i64 {
-    let mut v: &toml::Value = t.get(path.split('.').next().unwrap()).unwrap_or_else(|| panic!("{path}"));
+    let mut v: &toml::Value = t
+        .get(path.split('.').next().unwrap())
+        .unwrap_or_else(|| panic!("{path}"));
     for part in path.split('.').skip(1) {
-        v = v.get(part).unwrap_or_else(|| panic!("{path} missing in hw/registers.toml"));
+        v = v
+            .get(part)
+            .unwrap_or_else(|| panic!("{path} missing in hw/registers.toml"));
     }
-    v.as_integer().unwrap_or_else(|| panic!("{path} is not an integer"))
+    v.as_integer()
+        .unwrap_or_else(|| panic!("{path} is not an integer"))
 }
 
 #[test]
@@ -62,7 +67,11 @@ fn the_register_document_matches_the_code() {
         ("rating.lamp", reg::HR_RATING_LAMP.into()),
     ];
     for (path, code) in pairs {
-        assert_eq!(get(&t, path), *code, "{path}: hw/registers.toml and src/devices/registers.rs differ");
+        assert_eq!(
+            get(&t, path),
+            *code,
+            "{path}: hw/registers.toml and src/devices/registers.rs differ"
+        );
     }
 }
 

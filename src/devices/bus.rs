@@ -807,3 +807,124 @@ pub fn device_names(windows: &[BusWindow]) -> BTreeMap<String, (Kind, WindowNo)>
     }
     out
 }
+
+// ----- on-site checks (hallqctl device …) ---------------------------------------
+
+/// What one configured address said when asked.
+#[derive(Debug, Clone, Serialize)]
+pub struct Probe {
+    pub name: String,
+    pub window: WindowNo,
+    pub expected: Kind,
+    /// Device type, firmware, event counter, status; or why there is none.
+    pub answer: Result<[u16; 4], String>,
+}
+
+impl Probe {
+    /// The expected kind of device answered.
+    pub fn ok(&self) -> bool {
+        matches!(&self.answer, Ok([t, ..]) if *t == self.expected.type_code())
+    }
+
+    /// One line for a technician.
+    pub fn describe(&self) -> String {
+        match &self.answer {
+            Ok([t, fw, counter, status]) if *t == self.expected.type_code() => format!(
+                "{:<12} window {:<3} OK       firmware {}.{}, {} key events, status {:#06b}",
+                self.name,
+                self.window,
+                fw >> 8,
+                fw & 0xFF,
+                counter,
+                status
+            ),
+            Ok([t, ..]) => format!(
+                "{:<12} window {:<3} WRONG    a device of type {t} answers here, not a {}: check the address switches",
+                self.name,
+                self.window,
+                self.expected.name()
+            ),
+            Err(e) => format!("{:<12} window {:<3} NO REPLY {e}", self.name, self.window),
+        }
+    }
+}
+
+async fn one_shot<T>(
+    ctx: &mut ModbusContext,
+    cfg: &BusConfig,
+    addr: u8,
+    mut call: impl for<'a> FnMut(
+        &'a mut ModbusContext,
+    ) -> Pin<
+        Box<dyn std::future::Future<Output = tokio_modbus::Result<T>> + Send + 'a>,
+    >,
+) -> Result<T, String> {
+    let mut last = String::from("no reply");
+    for _ in 0..=cfg.retries {
+        ctx.set_slave(Slave(addr));
+        match timeout(cfg.timeout, call(ctx)).await {
+            Ok(Ok(Ok(v))) => return Ok(v),
+            Ok(Ok(Err(exc))) => last = format!("exception {exc:?}"),
+            Ok(Err(e)) => last = e.to_string(),
+            Err(_) => last = format!("no reply within {} ms", cfg.timeout.as_millis()),
+        }
+    }
+    Err(last)
+}
+
+fn open_context(cfg: &BusConfig) -> Result<ModbusContext, super::DeviceError> {
+    let port = open_port(&cfg.port, cfg.baud)?;
+    if cfg.rs485 {
+        use std::os::fd::AsRawFd;
+        let _ = super::rs485::enable(port.as_raw_fd());
+    }
+    let watched = WatchedPort {
+        inner: port,
+        rx: Arc::new(Mutex::new(Vec::new())),
+    };
+    Ok(rtu::attach_slave(watched, Slave(1)))
+}
+
+/// Ask every configured address what it is (`hallqctl device bus-list`).
+pub async fn probe(cfg: &BusConfig) -> Result<Vec<Probe>, super::DeviceError> {
+    let mut ctx = open_context(cfg)?;
+    let mut out = Vec::new();
+    for w in &cfg.windows {
+        for (kind, addr) in [
+            (Kind::Keypad, w.keypad),
+            (Kind::Display, w.display),
+            (Kind::Rating, w.rating),
+        ] {
+            let Some(addr) = addr else { continue };
+            let answer = one_shot(&mut ctx, cfg, addr, |c| {
+                Box::pin(async move { c.read_input_registers(reg::IN_DEVICE_TYPE, 4).await })
+            })
+            .await
+            .and_then(|v| <[u16; 4]>::try_from(v).map_err(|v| format!("{} registers instead of 4", v.len())));
+            out.push(Probe {
+                name: format!("{}@{addr}", kind.name()),
+                window: w.window,
+                expected: kind,
+                answer,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Show the test pattern on every counter display (`hallqctl device display-test`).
+pub async fn test_pattern(cfg: &BusConfig) -> Result<Vec<(String, Result<(), String>)>, super::DeviceError> {
+    let mut ctx = open_context(cfg)?;
+    let mut out = Vec::new();
+    for w in &cfg.windows {
+        let Some(addr) = w.display else { continue };
+        let words = DisplayContent::test_pattern(w.window).to_registers();
+        let r = one_shot(&mut ctx, cfg, addr, |c| {
+            let words = words.clone();
+            Box::pin(async move { c.write_multiple_registers(reg::HR_DISPLAY, &words).await })
+        })
+        .await;
+        out.push((format!("display@{addr} (window {})", w.window), r));
+    }
+    Ok(out)
+}
