@@ -22,7 +22,10 @@ fn no_devices_section_means_every_device_simulated() {
     let c = with_devices(dir.path(), "").unwrap();
     assert!(c.devices.kiosk.is_none() && c.devices.printer.is_none() && c.devices.bus.is_none());
     let demo = Config::load(&common::repo_config_dir().join("demo.toml")).unwrap();
-    assert!(demo.devices.printer.is_none() && demo.devices.bus.is_none(), "the demo stays simulated");
+    assert!(
+        demo.devices.printer.is_none() && demo.devices.bus.is_none(),
+        "the demo stays simulated"
+    );
 }
 
 #[test]
@@ -94,6 +97,10 @@ rating = 2
         assert!(text.contains(want), "`{want}` missing from:\n{text}");
     }
     // A typo in a key is a mistake too.
-    let err = with_devices(dir.path(), "\n[devices.bus]\nbackend = \"serial\"\nbaudrate = 9600\n").unwrap_err();
+    let err = with_devices(
+        dir.path(),
+        "\n[devices.bus]\nbackend = \"serial\"\nbaudrate = 9600\n",
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("baudrate"), "{err}");
 }

@@ -49,7 +49,7 @@ fn main() -> anyhow::Result<()> {
         Some(p) => Some(PrinterEmulator::start(&prepare(&p.port)?).context("starting the printer")?),
         None => None,
     };
-    let mut windows: BTreeMap<u16, (Option<u8>, Option<u8>, Option<u8>)> = BTreeMap::new();
+    let mut windows: Windows = BTreeMap::new();
     let mut bus = match &config.devices.bus {
         Some(b) => {
             let mut devices = BTreeMap::new();

@@ -348,11 +348,15 @@ impl Master {
                 }
                 continue;
             }
-            // Writes go ahead of routine polls.
-            if let Some(i) = self
-                .devs
-                .iter()
-                .position(|d| d.dirty() && d.online != Some(false))
+            // Writes go ahead of routine polls: displays first, then lamps, then keypad results.
+            let pending = |k: Kind| {
+                self.devs
+                    .iter()
+                    .position(|d| d.kind == k && d.dirty() && d.online != Some(false))
+            };
+            if let Some(i) = pending(Kind::Display)
+                .or_else(|| pending(Kind::Rating))
+                .or_else(|| pending(Kind::Keypad))
             {
                 self.write(i).await;
                 self.publish();

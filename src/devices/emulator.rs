@@ -539,8 +539,7 @@ fn bus_handler(model: Arc<Watched<BusModel>>) -> impl FnMut(&mut TTYPort, &[u8])
     let mut buf: Vec<u8> = Vec::new();
     move |port: &mut TTYPort, bytes: &[u8]| {
         buf.extend_from_slice(bytes);
-        loop {
-            let Some(len) = request_len(&buf) else { break };
+        while let Some(len) = request_len(&buf) {
             if len == usize::MAX || len > 256 {
                 buf.remove(0);
                 continue;
