@@ -42,7 +42,7 @@ mod tests {
     #[test]
     fn a_pseudo_terminal_says_it_has_no_rs485_mode() {
         use std::os::fd::AsRawFd;
-        let (master, _slave) = tokio_serial::SerialStream::pair().unwrap();
+        let (master, _slave) = serialport::TTYPort::pair().unwrap();
         let err = super::enable(master.as_raw_fd()).unwrap_err();
         assert!(
             matches!(err.raw_os_error(), Some(libc::ENOTTY) | Some(libc::EINVAL)),
