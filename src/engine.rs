@@ -551,6 +551,48 @@ mod tests {
     }
 
     #[test]
+    fn kiosk_lamps_follow_the_printer_and_are_sent_only_on_change() {
+        use crate::domain::PrinterStatus;
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock(Arc::new(Mutex::new(local(2026, 12, 4, 9, 0))));
+        let mut e = engine(&dir.path().join("hall.db"), &clock);
+        let mut rx = e.effects.subscribe();
+        let lamps = |rx: &mut broadcast::Receiver<Effect>| -> Vec<BTreeMap<String, bool>> {
+            let mut out = Vec::new();
+            while let Ok(effect) = rx.try_recv() {
+                if let Effect::KioskLamps { lamps } = effect {
+                    out.push(lamps);
+                }
+            }
+            out
+        };
+        e.tick().unwrap();
+        let first = lamps(&mut rx);
+        assert_eq!(first.len(), 1);
+        assert!(first[0].values().all(|l| *l), "open, printer ready: lit");
+        let out = PrinterStatus {
+            paper_out: true,
+            ..Default::default()
+        };
+        e.execute(&Command::ReportPrinter { status: out }).unwrap();
+        let dark = lamps(&mut rx);
+        assert_eq!(dark.len(), 1);
+        assert!(dark[0].values().all(|l| !*l));
+        // nothing changed: nothing sent
+        e.execute(&Command::ReportPrinter { status: out }).unwrap();
+        assert!(lamps(&mut rx).is_empty());
+        e.execute(&Command::ReportPrinter {
+            status: PrinterStatus::default(),
+        })
+        .unwrap();
+        assert!(lamps(&mut rx)[0].values().all(|l| *l));
+        // closing time darkens them without any command
+        *clock.0.lock().unwrap() = local(2026, 12, 4, 17, 1);
+        e.tick().unwrap();
+        assert!(lamps(&mut rx)[0].values().all(|l| !*l));
+    }
+
+    #[test]
     fn time_never_runs_backwards_in_the_log() {
         let dir = tempfile::tempdir().unwrap();
         let clock = ManualClock(Arc::new(Mutex::new(local(2026, 12, 4, 9, 0))));

@@ -260,7 +260,7 @@ impl Hall {
     /// Whether a ticket for `queue` would be issued at `now` (hours, daily
     /// limit, printer): the kiosk lights a button's lamp only then.
     pub fn would_issue(&self, queue: &str, now: DateTime<Utc>) -> Result<(), DomainError> {
-        self.decide_issue(queue, TicketClass::Normal, now).map(|_| ())
+        self.issue_allowed(queue, now).map(|_| ())
     }
 
     /// The kiosk lamps: per queue prefix, lit when pressing would issue a ticket.
@@ -564,12 +564,14 @@ impl Hall {
         }
     }
 
-    fn decide_issue(
+    /// Whether a ticket may be issued in `queue` now: the queue exists, the
+    /// hall is open, the daily limit is not reached, the printer can print.
+    /// Returns the queue prefix, today and the last number issued today.
+    fn issue_allowed(
         &self,
         queue: &str,
-        class: TicketClass,
         now: DateTime<Utc>,
-    ) -> Result<Event, DomainError> {
+    ) -> Result<(String, NaiveDate, u32), DomainError> {
         let prefix = queue.trim().to_ascii_uppercase();
         let def = self
             .setup
@@ -601,6 +603,16 @@ impl Hall {
                 problems: self.state.printer.problems(),
             });
         }
+        Ok((prefix, day, last))
+    }
+
+    fn decide_issue(
+        &self,
+        queue: &str,
+        class: TicketClass,
+        now: DateTime<Utc>,
+    ) -> Result<Event, DomainError> {
+        let (prefix, day, last) = self.issue_allowed(queue, now)?;
         let number = last + 1;
         let ahead = self.ahead_of_new(&prefix, class);
         let ticket = Ticket {
