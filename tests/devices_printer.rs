@@ -76,7 +76,27 @@ async fn a_kiosk_press_prints_the_ticket_in_chinese() {
         until(&emu.model, LIMIT, |m| m.printed.len() == 1).await,
         "one ticket printed"
     );
-    let t = emu.model.read(|m| m.printed[0].clone());
+    let (t, bytes) = emu.model.read(|m| (m.printed[0].clone(), m.jobs[0].clone()));
+    // The bytes themselves: init with Chinese mode on (after the driver's own
+    // init on connecting), GBK text, the partial cut.
+    let start = bytes
+        .windows(4)
+        .position(|w| w == [0x1B, 0x40, 0x1C, 0x26])
+        .expect("init and Chinese mode on");
+    assert!(
+        start <= 5,
+        "only the connect-time init and ASB request come before: {start}"
+    );
+    assert_eq!(&bytes[bytes.len() - 4..], &[0x1D, 0x56, 0x42, 0x00]);
+    let (gbk, _, _) = encoding_rs::GBK.encode("归集业务");
+    assert!(
+        bytes.windows(gbk.len()).any(|w| w == &gbk[..]),
+        "queue name in GBK"
+    );
+    assert!(
+        bytes.windows(3).any(|w| w == [0x1D, 0x21, 0x22]),
+        "the number at 3x3"
+    );
     assert!(t.chinese_mode);
     assert_eq!(t.large, vec!["A001".to_string()], "{t:?}");
     assert_eq!(t.cuts, 1);

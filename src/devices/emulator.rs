@@ -163,8 +163,10 @@ pub struct PrinterModel {
     pub status: PrinterStatus,
     /// Answers nothing (switched off with the cable in).
     pub silent: bool,
-    /// Tickets printed, read back.
+    /// Tickets printed, read back …
     pub printed: Vec<Printed>,
+    /// … and the bytes of each, as received.
+    pub jobs: Vec<Vec<u8>>,
     /// Jobs received while the printer could not print.
     pub refused_jobs: u64,
     pub status_requests: u64,
@@ -262,7 +264,10 @@ fn printer_handlers(model: Arc<Watched<PrinterModel>>) -> (Serve, Idle) {
                     continue;
                 }
                 match escpos::decode(&one) {
-                    Ok((p, _)) => m.printed.push(p),
+                    Ok((p, _)) => {
+                        m.printed.push(p);
+                        m.jobs.push(one);
+                    }
                     Err(_) => m.bad_bytes += one.len() as u64,
                 }
             }

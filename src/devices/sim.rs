@@ -27,6 +27,8 @@ pub struct CounterDisplay {
 pub struct SimDevices {
     pub counters: BTreeMap<WindowNo, CounterDisplay>,
     pub rating_lamps: BTreeMap<WindowNo, bool>,
+    /// The kiosk's lamps by queue prefix: lit when a press would issue a ticket.
+    pub kiosk_lamps: BTreeMap<String, bool>,
     /// The text of the last tickets printed, newest last.
     pub printed: VecDeque<String>,
     /// The last voice calls, newest last.
@@ -72,7 +74,8 @@ impl SimDevices {
             Effect::RatingKeys { window, lit } => {
                 self.rating_lamps.insert(*window, *lit);
             }
-            Effect::RedrawHall | Effect::KioskLamps { .. } => {}
+            Effect::KioskLamps { lamps } => self.kiosk_lamps = lamps.clone(),
+            Effect::RedrawHall => {}
         }
     }
 }
