@@ -209,3 +209,22 @@ async fn an_unplugged_printer_darkens_the_kiosk_and_comes_back_by_itself() {
     assert!(t.lines.iter().any(|l| l == "【预约】"));
     hall.stop().await;
 }
+
+#[tokio::test]
+async fn a_printer_that_stops_answering_counts_as_off_line_until_it_answers() {
+    let (hall, emu, panel) = setup().await;
+    emu.model.update(|m| m.silent = true);
+    assert!(
+        eventually(LIMIT, || panel.lamps().iter().all(|l| !*l)).await,
+        "no status replies: off line"
+    );
+    emu.model.update(|m| m.silent = false);
+    assert!(
+        eventually(LIMIT, || panel.lamps().iter().all(|l| *l)).await,
+        "answers again: ready"
+    );
+    let kinds = hall.event_kinds();
+    let alert = kinds.iter().position(|k| k == "printer_alert").expect("alert");
+    assert!(kinds[alert..].contains(&"printer_ready".to_string()), "{kinds:?}");
+    hall.stop().await;
+}

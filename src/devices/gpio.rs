@@ -182,3 +182,38 @@ impl Pins for RppalPins {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_gpio_chip_is_a_clear_error() {
+        // No GPIO chips exist on a build machine: the error must name the chip and lines.
+        let err = CdevPins::new(
+            "/dev/gpiochip-missing",
+            vec![5, 6],
+            vec![Some(12), None],
+            Duration::from_millis(30),
+        )
+        .err()
+        .expect("no such chip");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("/dev/gpiochip-missing") && msg.contains("[12]"),
+            "{msg}"
+        );
+        let mut pins = CdevPins::new(
+            "/dev/gpiochip-missing",
+            vec![5, 6],
+            vec![None, None],
+            Duration::from_millis(30),
+        )
+        .expect("no lamps: nothing opened yet");
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let msg = pins.watch(tx).unwrap_err().to_string();
+        assert!(msg.contains("buttons [5, 6]"), "{msg}");
+        // A lamp that is not wired is not an error.
+        pins.set_lamp(0, true).unwrap();
+    }
+}
