@@ -51,14 +51,6 @@ pub async fn run(
     })?;
     let (handle, thread) = engine.spawn();
     let devices = sim::attach(&handle);
-    // Kept for the life of the daemon: the drivers' shared status.
-    let _drivers = match crate::devices::start(&handle, &config.devices).await {
-        Ok(d) => d,
-        Err(e) => {
-            handle.shutdown().await;
-            return Err(e.into());
-        }
-    };
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen {
@@ -69,6 +61,14 @@ pub async fn run(
         addr: config.listen,
         source,
     })?;
+    // The configured device drivers; kept for the life of the daemon.
+    let _drivers = match crate::devices::start(&handle, &config.devices).await {
+        Ok(d) => d,
+        Err(e) => {
+            handle.shutdown().await;
+            return Err(e.into());
+        }
+    };
     tracing::info!(%addr, hall = %config.setup.hall_id, "hall API listening");
     on_listening(addr);
     let app = router(AppState::new(handle.clone(), config.database.clone(), devices));

@@ -27,8 +27,6 @@ pub struct CounterDisplay {
 pub struct SimDevices {
     pub counters: BTreeMap<WindowNo, CounterDisplay>,
     pub rating_lamps: BTreeMap<WindowNo, bool>,
-    /// The kiosk's lamps by queue prefix: lit when a press would issue a ticket.
-    pub kiosk_lamps: BTreeMap<String, bool>,
     /// The text of the last tickets printed, newest last.
     pub printed: VecDeque<String>,
     /// The last voice calls, newest last.
@@ -74,8 +72,7 @@ impl SimDevices {
             Effect::RatingKeys { window, lit } => {
                 self.rating_lamps.insert(*window, *lit);
             }
-            Effect::KioskLamps { lamps } => self.kiosk_lamps = lamps.clone(),
-            Effect::RedrawHall => {}
+            Effect::RedrawHall | Effect::KioskLamps { .. } => {}
         }
     }
 }
