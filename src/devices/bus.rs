@@ -385,13 +385,16 @@ impl Master {
                 }
                 cycle_start = Instant::now();
                 let c = self.cycles;
-                let every = |n: u32| c % u64::from(n.max(1)) == 0;
+                // Devices checked only every n-th cycle are spread over the
+                // cycles (device i in cycles where (c + i) mod n = 0), so no
+                // cycle is much longer than the others.
+                let every = |n: u32, i: usize| (c + i as u64) % u64::from(n.max(1)) == 0;
                 order = (0..self.devs.len())
                     .filter(|&i| {
                         let d = &self.devs[i];
                         match (d.online, d.kind) {
-                            (Some(false), _) => every(self.cfg.offline_every),
-                            (_, Kind::Display) => every(self.cfg.display_every) || d.online.is_none(),
+                            (Some(false), _) => every(self.cfg.offline_every, i),
+                            (_, Kind::Display) => every(self.cfg.display_every, i) || d.online.is_none(),
                             _ => true,
                         }
                     })
