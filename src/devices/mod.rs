@@ -5,7 +5,8 @@
 //! - [`kiosk`]: the ticket kiosk's buttons and lamps (GPIO: [`gpio`]).
 //! - [`printer`]: the ESC/POS ticket printer on a serial port ([`escpos`]).
 //! - [`bus`]: the RS-485 bus master (Modbus RTU) for caller keypads, counter
-//!   displays and rating keypads ([`registers`]).
+//!   displays and rating keypads ([`registers`]; kernel RS-485 mode: [`rs485`]).
+//! - [`config`]: the `[devices]` section of the hall's configuration.
 //! - [`emulator`]: the same devices played on pseudo-terminals, for the
 //!   simulator binary, the tests and the bench.
 //! - [`sim`]: the in-memory simulated devices of the demo hall.
