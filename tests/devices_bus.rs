@@ -241,16 +241,22 @@ async fn a_device_that_vanishes_and_returns_is_recovered() {
         .await,
         "offline events"
     );
-    let offline: Vec<String> = bus
-        .status
-        .lock()
-        .unwrap()
-        .devices
-        .iter()
-        .filter(|d| d.online == Some(false))
-        .map(|d| d.name.clone())
-        .collect();
-    assert_eq!(offline, vec!["keypad@1".to_string(), "display@2".to_string()]);
+    // The bus status (published at the end of each cycle) says the same.
+    let offline = || -> Vec<String> {
+        bus.status
+            .lock()
+            .unwrap()
+            .devices
+            .iter()
+            .filter(|d| d.online == Some(false))
+            .map(|d| d.name.clone())
+            .collect()
+    };
+    assert!(
+        eventually(LIMIT, || offline() == ["keypad@1", "display@2"]).await,
+        "{:?}",
+        offline()
+    );
     // Meanwhile staff log in from the counter page; the display cannot show it yet.
     hall.engine
         .execute(Command::Login {

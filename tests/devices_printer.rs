@@ -44,13 +44,15 @@ fn printer_config(hall: &Hall) -> PrinterConfig {
     }
 }
 
-async fn setup() -> (Hall, PrinterEmulator, Panel) {
+type KioskStatus = std::sync::Arc<std::sync::Mutex<kiosk::KioskStatus>>;
+
+async fn setup() -> (Hall, PrinterEmulator, Panel, KioskStatus) {
     let hall = Hall::start();
     let emu = PrinterEmulator::start(&hall.path("printer")).expect("printer emulator");
     printer::spawn(hall.engine.clone(), printer_config(&hall));
     let cfg = kiosk_config();
     let (pins, panel) = SimPins::new(cfg.buttons.len());
-    kiosk::spawn(hall.engine.clone(), cfg, Box::new(pins)).expect("kiosk");
+    let (kiosk_status, _task) = kiosk::spawn(hall.engine.clone(), cfg, Box::new(pins)).expect("kiosk");
     // The printer answers its status polls: ready.
     assert!(until(&emu.model, LIMIT, |m| m.status_requests >= 8).await);
     assert!(
@@ -58,7 +60,7 @@ async fn setup() -> (Hall, PrinterEmulator, Panel) {
         "lamps lit: {:?}",
         panel.lamps()
     );
-    (hall, emu, panel)
+    (hall, emu, panel, kiosk_status)
 }
 
 async fn press(panel: &Panel, button: usize) {
@@ -70,7 +72,7 @@ async fn press(panel: &Panel, button: usize) {
 
 #[tokio::test]
 async fn a_kiosk_press_prints_the_ticket_in_chinese() {
-    let (hall, emu, panel) = setup().await;
+    let (hall, emu, panel, kiosk_status) = setup().await;
     press(&panel, 2).await; // 绿色通道, queue A
     assert!(
         until(&emu.model, LIMIT, |m| m.printed.len() == 1).await,
@@ -135,12 +137,18 @@ async fn a_kiosk_press_prints_the_ticket_in_chinese() {
         2,
         "{kinds:?}"
     );
+    let k = kiosk_status.lock().unwrap().clone();
+    assert_eq!(
+        (k.presses, k.issued, k.refused),
+        (2, 2, 0),
+        "bounces and holding gave no extra press"
+    );
     hall.stop().await;
 }
 
 #[tokio::test]
 async fn paper_out_stops_issuing_and_near_end_warns() {
-    let (hall, emu, panel) = setup().await;
+    let (hall, emu, panel, kiosk_status) = setup().await;
     emu.set_status(PrinterStatus {
         paper_out: true,
         ..Default::default()
@@ -164,10 +172,11 @@ async fn paper_out_stops_issuing_and_near_end_warns() {
     press(&panel, 0).await;
     // The press reached the engine and was refused: no number nobody holds.
     assert!(
-        eventually(LIMIT, || hall
-            .event_kinds()
-            .contains(&"printer_alert".to_string()))
-        .await,
+        eventually(LIMIT, || kiosk_status.lock().unwrap().refused == 1).await,
+        "the press was refused"
+    );
+    assert!(
+        hall.event_kinds().contains(&"printer_alert".to_string()),
         "an alert event"
     );
     assert!(!hall.event_kinds().contains(&"ticket_issued".to_string()));
@@ -189,7 +198,7 @@ async fn paper_out_stops_issuing_and_near_end_warns() {
 
 #[tokio::test]
 async fn an_unplugged_printer_darkens_the_kiosk_and_comes_back_by_itself() {
-    let (hall, mut emu, panel) = setup().await;
+    let (hall, mut emu, panel, _) = setup().await;
     emu.unplug();
     assert!(
         eventually(LIMIT, || panel.lamps().iter().all(|l| !*l)).await,
@@ -212,7 +221,7 @@ async fn an_unplugged_printer_darkens_the_kiosk_and_comes_back_by_itself() {
 
 #[tokio::test]
 async fn a_printer_that_stops_answering_counts_as_off_line_until_it_answers() {
-    let (hall, emu, panel) = setup().await;
+    let (hall, emu, panel, _) = setup().await;
     emu.model.update(|m| m.silent = true);
     assert!(
         eventually(LIMIT, || panel.lamps().iter().all(|l| !*l)).await,
