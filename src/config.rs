@@ -80,6 +80,8 @@ struct RawConfig {
     queues: Vec<RawQueue>,
     #[serde(default)]
     windows: Vec<RawWindow>,
+    #[serde(default)]
+    devices: crate::devices::config::RawDevices,
     sync: Option<RawSync>,
     display: Option<crate::display::RawDisplay>,
     voice: Option<crate::voice::RawVoice>,
@@ -328,6 +330,8 @@ pub struct Config {
     /// The SQLite database (relative paths are relative to the config file).
     pub database: PathBuf,
     pub listen: SocketAddr,
+    /// Which backend drives each device (simulated when left out).
+    pub devices: crate::devices::config::Devices,
     /// Sync to the centre; `None` when the file has no `[sync]` table.
     pub sync: Option<SyncConfig>,
     /// The waiting-hall display (`[display]`); None when off or left out.
@@ -660,6 +664,11 @@ impl Config {
             }
         }
 
+        // [devices]
+        let (devices, device_problems) = crate::devices::config::check(&raw.devices, &queues, &windows);
+        for (key, problem) in device_problems {
+            c.add(key, problem);
+        }
         // [sync]
         let sync = raw.sync.as_ref().and_then(|s| c.sync(s, &resolve));
 
@@ -709,6 +718,7 @@ impl Config {
             file: path.to_path_buf(),
             database: resolve(&raw.store.database),
             listen,
+            devices,
             sync,
             setup: Arc::new(HallSetup {
                 hall_id: id.to_string(),

@@ -23,6 +23,8 @@ pub enum StartError {
         #[source]
         source: crate::store::StoreError,
     },
+    #[error("devices: {0}")]
+    Devices(#[from] crate::devices::DeviceError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -62,6 +64,14 @@ pub async fn run(
         addr: config.listen,
         source,
     })?;
+    // The configured device drivers; kept for the life of the daemon.
+    let _drivers = match crate::devices::start(&handle, &config.devices).await {
+        Ok(d) => d,
+        Err(e) => {
+            handle.shutdown().await;
+            return Err(e.into());
+        }
+    };
     tracing::info!(%addr, hall = %config.setup.hall_id, "hall API listening");
     on_listening(addr);
     let mut state =

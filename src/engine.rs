@@ -7,6 +7,7 @@
 //! next deadline (a rating window or a postponed ticket expiring): an idle hall
 //! costs no CPU.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration as StdDuration, Instant};
@@ -16,6 +17,7 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendErro
 use serde::Serialize;
 use tokio::sync::{broadcast, oneshot, watch};
 
+use crate::domain::setup::OpenState;
 use crate::domain::view::{HallView, WindowView};
 use crate::domain::{
     BundleError, Command, ConfigBundle, DomainError, Event, Hall, HallSetup, Ticket, WindowNo,
@@ -55,6 +57,10 @@ pub enum Effect {
     RatingKeys { window: WindowNo, lit: bool },
     /// The waiting-hall display should redraw.
     RedrawHall,
+    /// The kiosk lamps, per queue prefix: lit when pressing would issue a
+    /// ticket (dark outside hours, when the queue is full, when the printer
+    /// cannot print). Sent whenever one changes, and on `republish`.
+    KioskLamps { lamps: BTreeMap<String, bool> },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +97,7 @@ enum Request {
     View {
         reply: oneshot::Sender<HallView>,
     },
+    Republish,
     ApplyBundle {
         bundle: Box<ConfigBundle>,
         reply: oneshot::Sender<Result<Done, EngineError>>,
@@ -133,6 +140,13 @@ impl EngineHandle {
         let (reply, rx) = oneshot::channel();
         self.send(Request::View { reply })?;
         rx.await.map_err(|_| EngineError::Stopped)
+    }
+
+    /// Publish the current state of every device again (kiosk lamps, every
+    /// counter display, every rating keypad): for drivers that just started
+    /// or whose device came back.
+    pub fn republish(&self) -> Result<(), EngineError> {
+        self.send(Request::Republish)
     }
 
     /// Snapshot the state and stop the engine thread.
@@ -187,6 +201,8 @@ pub struct Engine {
     effects: broadcast::Sender<Effect>,
     /// Never let time run backwards in the log, whatever the wall clock does.
     last_now: DateTime<Utc>,
+    /// The kiosk lamps last published.
+    lamps: BTreeMap<String, bool>,
     current: Arc<RwLock<Arc<HallSetup>>>,
     committed: watch::Sender<i64>,
 }
@@ -239,6 +255,7 @@ impl Engine {
             clock,
             effects,
             last_now,
+            lamps: BTreeMap::new(),
             current,
             committed,
         })
@@ -268,6 +285,7 @@ impl Engine {
             Err(e) => Some(e),
         };
         let seq = self.commit(now, &events)?;
+        self.refresh_lamps(now);
         if let Some(e) = refused {
             return Err(e.into());
         }
@@ -306,7 +324,45 @@ impl Engine {
     pub fn tick(&mut self) -> Result<(), EngineError> {
         let now = self.now();
         let events = self.hall.sweep(now);
-        self.commit(now, &events).map(|_| ())
+        self.commit(now, &events)?;
+        self.refresh_lamps(now);
+        Ok(())
+    }
+
+    /// Publish the kiosk lamps if any changed.
+    fn refresh_lamps(&mut self, now: DateTime<Utc>) {
+        let lamps = self.hall.kiosk_lamps(now);
+        if lamps != self.lamps {
+            self.lamps = lamps.clone();
+            let _ = self.effects.send(Effect::KioskLamps { lamps });
+        }
+    }
+
+    /// Publish every device's current state again.
+    fn republish(&mut self) {
+        let now = self.now();
+        self.lamps = self.hall.kiosk_lamps(now);
+        let _ = self.effects.send(Effect::KioskLamps {
+            lamps: self.lamps.clone(),
+        });
+        for w in &self.hall.setup.windows {
+            if let Some(window) = self.hall.window_view(w.number) {
+                let _ = self.effects.send(Effect::ShowOnCounter { window });
+            }
+            let lit = self.hall.state.ratings.contains_key(&w.number);
+            let _ = self.effects.send(Effect::RatingKeys {
+                window: w.number,
+                lit,
+            });
+        }
+    }
+
+    /// When the hall next opens or closes: the kiosk lamps change then.
+    fn next_hours_change(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self.hall.setup.open_state(now) {
+            OpenState::Open { closes_at } => Some(closes_at),
+            OpenState::Closed { next_open } => next_open,
+        }
     }
 
     fn commit(&mut self, now: DateTime<Utc>, events: &[Event]) -> Result<i64, EngineError> {
@@ -412,7 +468,10 @@ impl Engine {
                 let lit = self.hall.state.ratings.contains_key(window);
                 out.push(Effect::RatingKeys { window: *window, lit });
             }
-            Event::StrayPress { .. } => {}
+            Event::StrayPress { .. }
+            | Event::PrinterChanged { .. }
+            | Event::DeviceOffline { .. }
+            | Event::DeviceOnline { .. } => {}
             Event::BundleApplied { .. } => out.push(Effect::RedrawHall),
         }
         for e in out {
@@ -440,9 +499,14 @@ impl Engine {
 
     fn run(mut self, rx: Receiver<Request>) {
         loop {
-            let req = match self.hall.next_deadline() {
+            let now = self.clock.now();
+            let due = match (self.hall.next_deadline(), self.next_hours_change(now)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let req = match due {
                 Some(due) => {
-                    let wait = (due - self.clock.now()).to_std().unwrap_or(StdDuration::ZERO);
+                    let wait = (due - now).to_std().unwrap_or(StdDuration::ZERO);
                     // Wake a little after the deadline so it has surely passed.
                     match rx.recv_deadline(Instant::now() + wait + StdDuration::from_millis(5)) {
                         Ok(r) => r,
@@ -476,6 +540,7 @@ impl Engine {
                     let now = self.now();
                     let _ = reply.send(self.hall.view(now));
                 }
+                Request::Republish => self.republish(),
                 Request::Shutdown { reply } => {
                     if let Err(e) = self.store.snapshot(&self.hall.state) {
                         tracing::error!(error = %e, "final snapshot failed; the next start replays the log");
@@ -581,6 +646,48 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
             .unwrap();
         assert_eq!(events, 5);
+    }
+
+    #[test]
+    fn kiosk_lamps_follow_the_printer_and_are_sent_only_on_change() {
+        use crate::domain::PrinterStatus;
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock(Arc::new(Mutex::new(local(2026, 12, 4, 9, 0))));
+        let mut e = engine(&dir.path().join("hall.db"), &clock);
+        let mut rx = e.effects.subscribe();
+        let lamps = |rx: &mut broadcast::Receiver<Effect>| -> Vec<BTreeMap<String, bool>> {
+            let mut out = Vec::new();
+            while let Ok(effect) = rx.try_recv() {
+                if let Effect::KioskLamps { lamps } = effect {
+                    out.push(lamps);
+                }
+            }
+            out
+        };
+        e.tick().unwrap();
+        let first = lamps(&mut rx);
+        assert_eq!(first.len(), 1);
+        assert!(first[0].values().all(|l| *l), "open, printer ready: lit");
+        let out = PrinterStatus {
+            paper_out: true,
+            ..Default::default()
+        };
+        e.execute(&Command::ReportPrinter { status: out }).unwrap();
+        let dark = lamps(&mut rx);
+        assert_eq!(dark.len(), 1);
+        assert!(dark[0].values().all(|l| !*l));
+        // nothing changed: nothing sent
+        e.execute(&Command::ReportPrinter { status: out }).unwrap();
+        assert!(lamps(&mut rx).is_empty());
+        e.execute(&Command::ReportPrinter {
+            status: PrinterStatus::default(),
+        })
+        .unwrap();
+        assert!(lamps(&mut rx)[0].values().all(|l| *l));
+        // closing time darkens them without any command
+        *clock.0.lock().unwrap() = local(2026, 12, 4, 17, 1);
+        e.tick().unwrap();
+        assert!(lamps(&mut rx)[0].values().all(|l| !*l));
     }
 
     #[test]

@@ -161,6 +161,10 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// On-site device checks, straight on the ports and pins named in the
+    /// hall's configuration. Stop hallqd first: ports are opened exclusively.
+    #[command(subcommand)]
+    Device(DeviceCmd),
     /// The event log (audit trail).
     Events {
         /// Only events with a sequence number above N.
@@ -172,6 +176,37 @@ enum Cmd {
         /// Print the API's raw JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeviceCmd {
+    /// Print a test ticket and report the printer's paper, cover and cutter state.
+    PrintTest {
+        /// The hall's configuration file.
+        #[arg(short, long, default_value = "/etc/hallq/hall.toml")]
+        config: PathBuf,
+    },
+    /// Show the test pattern (8888, 测试 显示正常) on every counter display.
+    DisplayTest {
+        /// The hall's configuration file.
+        #[arg(short, long, default_value = "/etc/hallq/hall.toml")]
+        config: PathBuf,
+    },
+    /// Ask every configured bus address what answers there.
+    BusList {
+        /// The hall's configuration file.
+        #[arg(short, long, default_value = "/etc/hallq/hall.toml")]
+        config: PathBuf,
+    },
+    /// Print every kiosk button press (debounced, with lockout) and blink its lamp.
+    WatchButtons {
+        /// The hall's configuration file.
+        #[arg(short, long, default_value = "/etc/hallq/hall.toml")]
+        config: PathBuf,
+        /// Stop after this many seconds (default: until Ctrl-C).
+        #[arg(long)]
+        seconds: Option<u64>,
     },
 }
 
@@ -240,6 +275,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let api = Api::new(&cli.api);
     let line = match cli.cmd {
         Cmd::CheckConfig { file } => return Ok(check_config(&file)),
+        Cmd::Device(d) => return device_check(d),
         Cmd::Status { json } => {
             let v = api.get("/api/v1/status", &[])?;
             if json {
@@ -742,6 +778,12 @@ fn describe_event(v: &Value) -> String {
         Event::StrayPress { window, key, .. } => {
             format!("key {key} at window {window} was a stray press (no rating window open): not a rating")
         }
+        Event::PrinterChanged { status } if status.problems().is_empty() => {
+            "ticket printer ready".to_string()
+        }
+        Event::PrinterChanged { status } => format!("ticket printer: {}", status.problems()),
+        Event::DeviceOffline { device } => format!("{device} stopped answering (offline)"),
+        Event::DeviceOnline { device } => format!("{device} answers again (online)"),
         Event::BundleApplied { bundle } => {
             format!("configuration bundle {} from the centre in force", bundle.version)
         }
@@ -1083,4 +1125,116 @@ fn events_table(v: &Value) -> String {
         })
         .collect();
     table(&["SEQ", "AT", "TYPE", "WHAT"], &rows)
+}
+
+fn load_for_devices(file: &std::path::Path) -> anyhow::Result<Config> {
+    Config::load(file).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// `hallqctl device …`: straight on the ports, without the daemon.
+fn device_check(cmd: DeviceCmd) -> anyhow::Result<ExitCode> {
+    use hallq::devices::{bus, kiosk, printer};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        match cmd {
+            DeviceCmd::PrintTest { config } => {
+                let c = load_for_devices(&config)?;
+                let Some(p) = &c.devices.printer else {
+                    anyhow::bail!("{}: the printer is simulated ([devices.printer] backend = \"serial\" names a real one)", config.display());
+                };
+                let status = printer::test_ticket(p, &c.setup.name).await?;
+                let problems = status.problems();
+                if problems.is_empty() {
+                    println!("test ticket sent to {}; printer ready", p.port);
+                    Ok(ExitCode::SUCCESS)
+                } else {
+                    println!("test ticket sent to {}; printer reports: {problems}", p.port);
+                    Ok(ExitCode::from(1))
+                }
+            }
+            DeviceCmd::DisplayTest { config } => {
+                let c = load_for_devices(&config)?;
+                let Some(b) = &c.devices.bus else {
+                    anyhow::bail!("{}: no RS-485 bus configured ([devices.bus])", config.display());
+                };
+                let mut failed = false;
+                for (name, r) in bus::test_pattern(b).await? {
+                    match r {
+                        Ok(()) => println!("{name}: test pattern shown"),
+                        Err(e) => {
+                            failed = true;
+                            println!("{name}: FAILED: {e}");
+                        }
+                    }
+                }
+                Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            }
+            DeviceCmd::BusList { config } => {
+                let c = load_for_devices(&config)?;
+                let Some(b) = &c.devices.bus else {
+                    anyhow::bail!("{}: no RS-485 bus configured ([devices.bus])", config.display());
+                };
+                println!("{} at {} baud:", b.port, b.baud);
+                let probes = bus::probe(b).await?;
+                let bad = probes.iter().filter(|p| !p.ok()).count();
+                for p in &probes {
+                    println!("  {}", p.describe());
+                }
+                println!("{} devices, {} not answering as expected", probes.len(), bad);
+                Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            }
+            DeviceCmd::WatchButtons { config, seconds } => {
+                let c = load_for_devices(&config)?;
+                let Some(k) = &c.devices.kiosk else {
+                    anyhow::bail!("{}: the kiosk is simulated ([devices.kiosk] backend names its pins)", config.display());
+                };
+                let mut pins = hallq::devices::kiosk_pins(k)?;
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                pins.watch(tx)?;
+                let cfg = &k.kiosk;
+                let mut filter = kiosk::ButtonFilter::new(cfg.buttons.len(), cfg.debounce, cfg.lockout, std::time::Instant::now());
+                let stop = tokio::time::sleep(std::time::Duration::from_secs(seconds.unwrap_or(u64::MAX / 4)));
+                tokio::pin!(stop);
+                println!("watching {} buttons; press them (Ctrl-C to stop)", cfg.buttons.len());
+                let mut lit: Option<(usize, std::time::Instant)> = None;
+                loop {
+                    let wake = filter
+                        .next_deadline()
+                        .into_iter()
+                        .chain(lit.map(|(_, t)| t))
+                        .min()
+                        .map(tokio::time::Instant::from_std)
+                        .unwrap_or_else(|| tokio::time::Instant::now() + std::time::Duration::from_secs(3600));
+                    tokio::select! {
+                        _ = &mut stop => break,
+                        _ = tokio::signal::ctrl_c() => break,
+                        e = rx.recv() => match e {
+                            Some(e) => {
+                                println!("  edge: input {} {}", cfg.buttons[e.button].input, if e.pressed { "closed" } else { "open" });
+                                filter.edge(e);
+                            }
+                            None => anyhow::bail!("the GPIO inputs stopped"),
+                        },
+                        _ = tokio::time::sleep_until(wake) => {}
+                    }
+                    let now = std::time::Instant::now();
+                    if let Some((i, until)) = lit {
+                        if now >= until {
+                            pins.set_lamp(i, false)?;
+                            lit = None;
+                        }
+                    }
+                    for i in filter.due(now) {
+                        let b = &cfg.buttons[i];
+                        println!("PRESS button {i}: queue {} ({}) — one ticket", b.queue, b.class.chinese());
+                        pins.set_lamp(i, true)?;
+                        lit = Some((i, now + std::time::Duration::from_millis(500)));
+                    }
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    })
 }

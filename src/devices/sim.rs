@@ -72,7 +72,7 @@ impl SimDevices {
             Effect::RatingKeys { window, lit } => {
                 self.rating_lamps.insert(*window, *lit);
             }
-            Effect::RedrawHall => {}
+            Effect::RedrawHall | Effect::KioskLamps { .. } => {}
         }
     }
 }

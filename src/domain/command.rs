@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::device::PrinterStatus;
 use super::event::{PauseKind, TransferTarget};
 use super::ticket::{TicketClass, WindowNo};
 use super::transaction::OutcomeInput;
@@ -71,12 +72,24 @@ pub enum Command {
         window: WindowNo,
         key: u8,
     },
+    /// The printer driver read the printer's state (recorded only when it changed).
+    ReportPrinter {
+        status: PrinterStatus,
+    },
+    /// A bus driver saw a device stop answering, or answer again (recorded only
+    /// when it changed). `device` names it, e.g. `keypad@3`.
+    ReportDevice {
+        device: String,
+        online: bool,
+    },
 }
 
 impl Command {
     pub fn window(&self) -> Option<WindowNo> {
         match self {
-            Command::IssueTicket { .. } => None,
+            Command::IssueTicket { .. } | Command::ReportPrinter { .. } | Command::ReportDevice { .. } => {
+                None
+            }
             Command::Login { window, .. }
             | Command::Logout { window }
             | Command::CallNext { window }

@@ -61,6 +61,8 @@ pub enum DomainError {
         name: String,
         before_day: u32,
     },
+    #[error("the ticket printer is not ready ({problems}): no ticket was issued; call the technician")]
+    PrinterNotReady { problems: String },
 }
 
 impl DomainError {
@@ -97,6 +99,7 @@ impl DomainError {
             StaffNotListed(_) => "staff_not_listed",
             Invalid(_) => "invalid",
             ItemNotAcceptedToday { .. } => "item_not_accepted_today",
+            PrinterNotReady { .. } => "printer_not_ready",
         }
     }
 }

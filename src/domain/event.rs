@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::bundle::ConfigBundle;
+use super::device::{PrinterStatus, Severity};
 use super::ticket::{Ticket, TicketId, WindowNo};
 use super::transaction::{Transaction, TransactionId};
 
@@ -118,6 +119,19 @@ pub enum Event {
         key: u8,
         reason: StrayReason,
     },
+    /// The ticket printer's state changed: an alert (it cannot print, so no
+    /// ticket is issued), a warning (paper near end) or ready again.
+    PrinterChanged {
+        status: PrinterStatus,
+    },
+    /// A device stopped answering (设备离线).
+    DeviceOffline {
+        device: String,
+    },
+    /// A device answers again.
+    DeviceOnline {
+        device: String,
+    },
     /// A configuration bundle from the centre was checked and put in force.
     BundleApplied {
         bundle: ConfigBundle,
@@ -142,6 +156,13 @@ impl Event {
             Event::Rated { .. } => "rated",
             Event::Unrated { .. } => "unrated",
             Event::StrayPress { .. } => "stray_press",
+            Event::PrinterChanged { status } => match status.severity() {
+                Severity::Alert => "printer_alert",
+                Severity::Warning => "printer_warning",
+                Severity::Ok => "printer_ready",
+            },
+            Event::DeviceOffline { .. } => "device_offline",
+            Event::DeviceOnline { .. } => "device_online",
             Event::BundleApplied { .. } => "bundle_applied",
         }
     }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bundle::{BundleError, ConfigBundle};
 use super::command::{Command, TicketRef};
+use super::device::{valid_device_name, PrinterStatus};
 use super::error::DomainError;
 use super::event::{Event, PauseKind, StrayReason, TransferTarget};
 use super::policy::choose_next;
@@ -102,6 +103,12 @@ pub struct HallState {
     /// Open rating windows, by counter window.
     pub ratings: BTreeMap<WindowNo, OpenRating>,
     pub recent: VecDeque<ServiceSample>,
+    /// The ticket printer's last reported state (ready until told otherwise).
+    #[serde(default)]
+    pub printer: PrinterStatus,
+    /// Devices that stopped answering, by name (`keypad@3`).
+    #[serde(default)]
+    pub offline: BTreeSet<String>,
 }
 
 /// A hall: its fixed setup and its live state.
@@ -249,6 +256,21 @@ impl Hall {
             _ => None,
         });
         ratings.chain(held).min()
+    }
+
+    /// Whether a ticket for `queue` would be issued at `now` (hours, daily
+    /// limit, printer): the kiosk lights a button's lamp only then.
+    pub fn would_issue(&self, queue: &str, now: DateTime<Utc>) -> Result<(), DomainError> {
+        self.issue_allowed(queue, now).map(|_| ())
+    }
+
+    /// The kiosk lamps: per queue prefix, lit when pressing would issue a ticket.
+    pub fn kiosk_lamps(&self, now: DateTime<Utc>) -> BTreeMap<String, bool> {
+        self.setup
+            .queues
+            .iter()
+            .map(|q| (q.prefix.clone(), self.would_issue(&q.prefix, now).is_ok()))
+            .collect()
     }
 
     // ----- changes ---------------------------------------------------------
@@ -523,15 +545,39 @@ impl Hall {
                     },
                 }])
             }
+            Command::ReportPrinter { status } => Ok(if *status == self.state.printer {
+                vec![]
+            } else {
+                vec![Event::PrinterChanged { status: *status }]
+            }),
+            Command::ReportDevice { device, online } => {
+                if !valid_device_name(device) {
+                    return Err(DomainError::Invalid(
+                        "a device name is 1–32 letters, digits or @-_.".into(),
+                    ));
+                }
+                let known_offline = self.state.offline.contains(device);
+                Ok(match (online, known_offline) {
+                    (true, true) => vec![Event::DeviceOnline {
+                        device: device.clone(),
+                    }],
+                    (false, false) => vec![Event::DeviceOffline {
+                        device: device.clone(),
+                    }],
+                    _ => vec![],
+                })
+            }
         }
     }
 
-    fn decide_issue(
+    /// Whether a ticket may be issued in `queue` now: the queue exists, the
+    /// hall is open, the daily limit is not reached, the printer can print.
+    /// Returns the queue prefix, today and the last number issued today.
+    fn issue_allowed(
         &self,
         queue: &str,
-        class: TicketClass,
         now: DateTime<Utc>,
-    ) -> Result<Event, DomainError> {
+    ) -> Result<(String, NaiveDate, u32), DomainError> {
         let prefix = queue.trim().to_ascii_uppercase();
         let def = self
             .setup
@@ -557,6 +603,22 @@ impl Hall {
                 return Err(DomainError::QueueFull { queue: prefix, limit });
             }
         }
+        if !self.state.printer.ready() {
+            // No number that nobody holds: without a printed ticket the citizen has nothing.
+            return Err(DomainError::PrinterNotReady {
+                problems: self.state.printer.problems(),
+            });
+        }
+        Ok((prefix, day, last))
+    }
+
+    fn decide_issue(
+        &self,
+        queue: &str,
+        class: TicketClass,
+        now: DateTime<Utc>,
+    ) -> Result<Event, DomainError> {
+        let (prefix, day, last) = self.issue_allowed(queue, now)?;
         let number = last + 1;
         let ahead = self.ahead_of_new(&prefix, class);
         let ticket = Ticket {
@@ -823,6 +885,13 @@ impl Hall {
                 }
             }
             Event::StrayPress { .. } | Event::BundleApplied { .. } => {}
+            Event::PrinterChanged { status } => s.printer = *status,
+            Event::DeviceOffline { device } => {
+                s.offline.insert(device.clone());
+            }
+            Event::DeviceOnline { device } => {
+                s.offline.remove(device);
+            }
         }
     }
 

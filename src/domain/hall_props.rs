@@ -36,6 +36,10 @@ enum Op {
     RateLast(u8),
     Restart,
     Wait(u32),
+    /// The printer reports: bit 0 paper out, bit 1 near end, bit 2 off line.
+    Printer(u8),
+    /// A bus device stops or starts answering.
+    Device(u8, bool),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -56,6 +60,9 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (w.clone(), 0u8..4).prop_map(|(w, k)| Op::Rate(w, k)),
         4 => (1u8..4).prop_map(Op::RateLast),
         1 => Just(Op::Restart),
+        // mostly a ready printer, so issuing is not starved for long
+        1 => (0u8..12).prop_map(|b| Op::Printer(if b < 6 { b } else { 0 })),
+        1 => (1u8..4, any::<bool>()).prop_map(|(d, on)| Op::Device(d, on)),
         3 => (1u32..2400).prop_map(Op::Wait),
     ]
 }
@@ -149,6 +156,18 @@ impl Run {
                 })?;
                 Command::Rate { window: w, key: k }
             }
+            Op::Printer(bits) => Command::ReportPrinter {
+                status: super::device::PrinterStatus {
+                    paper_out: bits & 1 != 0,
+                    paper_near_end: bits & 2 != 0,
+                    offline: bits & 4 != 0,
+                    ..Default::default()
+                },
+            },
+            Op::Device(d, online) => Command::ReportDevice {
+                device: format!("keypad@{d}"),
+                online,
+            },
             Op::Restart | Op::Wait(_) => return None,
         })
     }
@@ -169,7 +188,15 @@ impl Run {
         let swept = self.hall.sweep(self.now);
         self.record(&swept)?;
         let before: HallState = self.hall.state.clone();
-        match self.hall.handle(&cmd, self.now) {
+        let printer_ready = self.hall.state.printer.ready();
+        let result = self.hall.handle(&cmd, self.now);
+        if let (Command::IssueTicket { .. }, false) = (&cmd, printer_ready) {
+            prop_assert!(
+                result.is_err(),
+                "a ticket was issued while the printer could not print"
+            );
+        }
+        match result {
             Ok(events) => {
                 if let Command::CallNext { window } = cmd {
                     check_call_rule(&self.hall, &before, window, &events, self.now)?;

@@ -649,3 +649,75 @@ fn replaying_the_events_rebuilds_the_same_hall() {
         h.state
     );
 }
+
+#[test]
+fn a_printer_that_cannot_print_stops_issuing_and_darkens_the_kiosk() {
+    use super::device::PrinterStatus;
+    let mut h = hall();
+    let t = morning();
+    assert!(h.kiosk_lamps(t).values().all(|lit| *lit));
+    let out = PrinterStatus {
+        paper_out: true,
+        ..Default::default()
+    };
+    let ev = h.handle(&Command::ReportPrinter { status: out }, t).unwrap();
+    assert!(matches!(&ev[..], [Event::PrinterChanged { .. }]));
+    assert_eq!(ev[0].kind(), "printer_alert");
+    // the same report again records nothing
+    assert!(h
+        .handle(&Command::ReportPrinter { status: out }, t)
+        .unwrap()
+        .is_empty());
+    let before = h.state.clone();
+    let err = h
+        .handle(
+            &Command::IssueTicket {
+                queue: "A".into(),
+                class: TicketClass::Normal,
+            },
+            t,
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "printer_not_ready");
+    assert_eq!(h.state, before, "no number that nobody holds");
+    assert!(h.kiosk_lamps(t).values().all(|lit| !*lit));
+    // near end still prints: a warning only
+    let near = PrinterStatus {
+        paper_near_end: true,
+        ..Default::default()
+    };
+    let ev = h.handle(&Command::ReportPrinter { status: near }, t).unwrap();
+    assert_eq!(ev[0].kind(), "printer_warning");
+    assert_eq!(issue(&mut h, "A", TicketClass::Normal, t), "A001");
+    // closed hours darken the lamps too
+    assert!(h.kiosk_lamps(local(2026, 12, 5, 9, 0)).values().all(|lit| !*lit));
+}
+
+#[test]
+fn device_reports_record_only_changes() {
+    let mut h = hall();
+    let t = morning();
+    let off = Command::ReportDevice {
+        device: "keypad@3".into(),
+        online: false,
+    };
+    let on = Command::ReportDevice {
+        device: "keypad@3".into(),
+        online: true,
+    };
+    assert!(h.handle(&on, t).unwrap().is_empty());
+    assert_eq!(h.handle(&off, t).unwrap()[0].kind(), "device_offline");
+    assert!(h.handle(&off, t).unwrap().is_empty());
+    assert!(h.state.offline.contains("keypad@3"));
+    assert_eq!(h.handle(&on, t).unwrap()[0].kind(), "device_online");
+    assert!(h.state.offline.is_empty());
+    assert!(h
+        .handle(
+            &Command::ReportDevice {
+                device: "bad name".into(),
+                online: false
+            },
+            t
+        )
+        .is_err());
+}

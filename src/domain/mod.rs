@@ -4,6 +4,7 @@ pub mod bundle;
 pub mod calendar;
 pub mod catalog;
 pub mod command;
+pub mod device;
 pub mod error;
 pub mod event;
 pub mod hall;
@@ -22,6 +23,7 @@ pub(crate) mod testkit;
 
 pub use bundle::{BundleError, ConfigBundle};
 pub use command::{Command, TicketRef};
+pub use device::PrinterStatus;
 pub use error::{DomainError, ErrorKind};
 pub use event::{Event, PauseKind, TransferTarget};
 pub use hall::{Hall, HallState, WindowStatus};

@@ -117,7 +117,10 @@ pub fn project(conn: &Connection, at: DateTime<Utc>, event: &Event) -> Result<()
         | Event::StaffLoggedOut { .. }
         | Event::WindowPaused { .. }
         | Event::WindowResumed { .. }
-        | Event::StrayPress { .. } => {}
+        | Event::StrayPress { .. }
+        | Event::PrinterChanged { .. }
+        | Event::DeviceOffline { .. }
+        | Event::DeviceOnline { .. } => {}
         Event::BundleApplied { bundle } => {
             // The bundles in force, merged, so that a restart rebuilds the same setup.
             let merged = match super::read_bundle(conn)? {
