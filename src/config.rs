@@ -319,6 +319,8 @@ struct RawWindow {
     green_channel: bool,
     #[serde(default)]
     assisted: bool,
+    /// "oldest_first" (default) or "listed".
+    order: Option<String>,
 }
 
 /// A loaded, checked configuration.
@@ -644,12 +646,24 @@ impl Config {
                     out
                 }
             };
+            let listed_order = match w.order.as_deref().map(str::trim) {
+                None | Some("oldest_first") => false,
+                Some("listed") => true,
+                Some(other) => {
+                    c.add(
+                        format!("windows[{i}].order"),
+                        format!("`{other}` is not an order: use \"oldest_first\" or \"listed\""),
+                    );
+                    false
+                }
+            };
             windows.push(WindowDef {
                 number: w.number,
                 name: w.name.clone().unwrap_or_else(|| format!("{}号窗口", w.number)),
                 queues: serves,
                 green_channel: w.green_channel,
                 assisted: w.assisted,
+                listed_order,
             });
         }
         for q in &queues {
@@ -764,7 +778,20 @@ impl Checker {
             .strip_prefix("https://")
             .or_else(|| centre.strip_prefix("http://"));
         match rest {
-            Some(host) if !host.is_empty() && !host.contains('/') => {}
+            Some(host) if !host.is_empty() && !host.contains('/') => {
+                // The token travels in every request: in clear only on this machine.
+                let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
+                let loopback = matches!(name, "localhost" | "[::1]") || name.starts_with("127.");
+                if centre.starts_with("http://") && !loopback {
+                    self.add(
+                        "sync.centre",
+                        format!(
+                            "`{}` would send the hall's token unencrypted: use https:// (http:// only to 127.0.0.1 or localhost)",
+                            s.centre
+                        ),
+                    );
+                }
+            }
             _ => self.add(
                 "sync.centre",
                 format!("`{}` is not a URL like https://centre.example:7443", s.centre),
@@ -1052,6 +1079,18 @@ queues = ["B"]
     }
 
     #[test]
+    fn window_order_is_oldest_first_or_listed() {
+        let (_dir, path, _) = check(&base());
+        let c = Config::from_str_at(&base(), &path).unwrap();
+        assert!(c.setup.windows.iter().all(|w| !w.listed_order));
+        let listed = replace(&base(), "number = 2", "number = 2\norder = \"listed\"");
+        let c = Config::from_str_at(&listed, &path).unwrap();
+        assert!(c.setup.windows[1].listed_order);
+        let ps = problems(&replace(&base(), "number = 2", "number = 2\norder = \"fastest\""));
+        assert!(find(&ps, "windows[1].order").problem.contains("fastest"));
+    }
+
+    #[test]
     fn duplicate_window_number() {
         let ps = problems(&replace(&base(), "number = 2", "number = 1"));
         let p = find(&ps, "windows[1].number");
@@ -1293,5 +1332,24 @@ queues = ["B"]
             .unwrap_err()
             .problems();
         assert!(find(&ps, "sync.token_file").problem.contains("empty"));
+
+        // the token crosses a network only encrypted
+        for (centre, ok) in [
+            ("http://centre.example:7500", false),
+            ("http://10.0.0.5:7500", false),
+            ("http://127.0.0.1:7500", true),
+            ("http://localhost:7500", true),
+            ("https://10.0.0.5:7443", true),
+        ] {
+            let t = format!("\n[sync]\ncentre = \"{centre}\"\ntoken_file = \"centre.token\"\n");
+            let r = Config::from_str_at(&format!("{}{t}", base()), &path);
+            match (ok, r) {
+                (true, Ok(_)) => {}
+                (false, Err(e)) => {
+                    assert!(find(&e.problems(), "sync.centre").problem.contains("unencrypted"))
+                }
+                (ok, r) => panic!("{centre}: expected ok={ok}, got {:?}", r.map(|_| ())),
+            }
+        }
     }
 }

@@ -291,7 +291,7 @@ fn call_numbers_and_body_text_are_big_enough_on_1080p() {
     let mut p = Painter::new();
     // The ink of the digits of the oldest call shown.
     let ink = p.ink_height("0123456789", hd::OLDER_CALL);
-    assert!(ink >= 105, "{ink}");
+    assert!(ink >= 120, "{ink}");
     let ink = p.ink_height("0123456789", hd::NEWEST_CALL);
     assert!(ink >= 140, "{ink}");
 }

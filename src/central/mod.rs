@@ -396,6 +396,9 @@ pub fn check_bundle(b: &ConfigBundle) -> Result<(), String> {
                 "notices: at most {MAX_NOTICES}, none empty or over {MAX_NOTICE_CHARS} characters"
             ));
         }
+        if let Some(problem) = crate::display::font::unprintable_notices(n) {
+            return Err(problem);
+        }
     }
     if let Some(bad) = b.staff.iter().flatten().find(|s| !valid_staff_id(s.trim())) {
         return Err(format!("staff: `{bad}` is not a staff number"));
@@ -455,6 +458,21 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+
+    #[test]
+    fn a_bundle_with_notices_the_halls_cannot_show_is_refused() {
+        let mut b = ConfigBundle {
+            version: 2,
+            catalog: None,
+            calendars: None,
+            notices: Some(vec!["提取住房公积金请带身份证。".into()]),
+            staff: None,
+        };
+        assert_eq!(check_bundle(&b), Ok(()));
+        b.notices = Some(vec!["𠀀 is outside GB2312".into()]);
+        let e = check_bundle(&b).unwrap_err();
+        assert!(e.contains("notices[0]") && e.contains('𠀀'), "{e}");
+    }
 
     #[test]
     fn openapi_describes_exactly_the_routes() {

@@ -120,6 +120,8 @@ pub struct Counters {
     pub lost_events: u64,
     /// Key events that mean nothing (unknown key, missing argument).
     pub ignored_keys: u64,
+    /// Replies with a valid CRC but fewer registers than asked for.
+    pub short_replies: u64,
 }
 
 /// One device as the master sees it.
@@ -593,8 +595,14 @@ impl Master {
             Outcome::Failed => return self.mark(i, false),
             Outcome::PortLost => return,
         };
+        // A reply with a valid CRC may still be short (a byte count of 0):
+        // never index into it blindly, a bad device must not stop the hall.
+        let Some(&counter) = words.first() else {
+            tracing::warn!(device = %self.devs[i].name(), "reply without the event counter");
+            self.counters.short_replies += 1;
+            return self.mark(i, false);
+        };
         self.mark(i, true);
-        let counter = words[0];
         let last = self.devs[i].last_event;
         if last.is_none() {
             // First contact: presses from before we were listening are not replayed.

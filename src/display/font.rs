@@ -145,6 +145,19 @@ impl LedFont {
 /// Characters of `text` that the display cannot draw in some font: the
 /// configuration check refuses such text and the tests check every string
 /// the product shows.
+/// Why some notices cannot be shown (a character the display's fonts lack),
+/// or `None` when every one can. Checked before notices are accepted, at the
+/// centre and at the hall.
+pub fn unprintable_notices(notices: &[String]) -> Option<String> {
+    notices.iter().enumerate().find_map(|(i, n)| {
+        let missing = missing_glyphs(n);
+        (!missing.is_empty()).then(|| {
+            let chars: String = missing.iter().collect();
+            format!("notices[{i}]: the hall display cannot show `{chars}` (its fonts cover GB2312)")
+        })
+    })
+}
+
 pub fn missing_glyphs(text: &str) -> Vec<char> {
     let mut out: Vec<char> = text
         .chars()
@@ -326,6 +339,18 @@ mod tests {
     use embedded_graphics::pixelcolor::RgbColor;
 
     use super::*;
+
+    #[test]
+    fn notices_the_display_cannot_show_are_named() {
+        let ok = vec!["住房公积金缴存基数每年7月1日调整一次。".to_string()];
+        assert_eq!(unprintable_notices(&ok), None);
+        let bad = vec![ok[0].clone(), "新政策😀".to_string()];
+        let problem = unprintable_notices(&bad).unwrap();
+        assert!(
+            problem.starts_with("notices[1]") && problem.contains('😀'),
+            "{problem}"
+        );
+    }
 
     #[test]
     fn the_fonts_know_chinese_and_report_what_they_lack() {

@@ -172,6 +172,20 @@ impl Hall {
         }
     }
 
+    /// How window `w` ranks ticket `t`'s queue: 0 for every ticket when it
+    /// takes the oldest first; otherwise the queue's place in its list (a
+    /// ticket transferred to this very window comes first).
+    pub fn preference(&self, w: WindowNo, t: &Ticket) -> usize {
+        match self.setup.window(w) {
+            Some(def) if def.listed_order && t.target_window != Some(w) => def
+                .queues
+                .iter()
+                .position(|q| *q == t.queue)
+                .map_or(usize::MAX, |p| p + 1),
+            _ => 0,
+        }
+    }
+
     /// Waiting tickets window `w` may call.
     pub fn candidates(&self, w: WindowNo) -> impl Iterator<Item = &Ticket> + '_ {
         self.state
@@ -408,6 +422,7 @@ impl Hall {
                 let green = self.setup.window(*window).is_some_and(|d| d.green_channel);
                 let t = choose_next(
                     self.candidates(*window),
+                    |t| self.preference(*window, t),
                     w.priority_streak,
                     green,
                     &self.setup.rules,

@@ -349,28 +349,44 @@ fn check_call_rule(
     let rules = &hall.setup.rules;
     let green = hall.setup.window(window).unwrap().green_channel;
     let streak = before.windows[&window].priority_streak;
+    // How long a ticket has waited, and where its queue stands for this window.
+    let waited = |t: &Ticket| (t.issued_at, t.id);
+    let place = |t: &Ticket| pre.preference(window, t);
     let oldest_normal = candidates
         .iter()
         .filter(|t| !t.class.is_priority())
-        .min_by_key(|t| t.order_key());
+        .min_by_key(|t| waited(t));
     let switch = !green
         && streak >= rules.priority_streak_max
         && oldest_normal.is_some_and(|n| starving(n, rules, now));
     let any_priority = candidates.iter().any(|t| t.class.is_priority());
-    if any_priority && !switch {
-        // priority first: nobody of a better class, nobody older in the same class
-        prop_assert!(called.class.is_priority(), "normal called while priority waited");
-        prop_assert!(candidates.iter().all(|t| t.order_key() >= called.order_key()));
+    if switch && any_priority {
+        // anti-starvation: the normal ticket that has waited longest
+        prop_assert_eq!(
+            Some(called.id),
+            oldest_normal.map(|t| t.id),
+            "anti-starvation did not switch"
+        );
     } else {
-        // no priority waiting, or anti-starvation: the oldest normal ticket
-        prop_assert_eq!(Some(called.id), oldest_normal.map(|t| t.id).or(Some(called.id)));
-        if any_priority {
-            prop_assert!(!called.class.is_priority(), "anti-starvation did not switch");
+        // priority first: nobody of a better class waits
+        prop_assert!(
+            candidates.iter().all(|t| t.class.rank() >= called.class.rank()),
+            "a better class waited"
+        );
+        // within the class: nobody of a preferred queue, nobody older in the same queue rank
+        for t in candidates
+            .iter()
+            .filter(|t| t.class.rank() == called.class.rank())
+        {
+            prop_assert!(place(t) >= place(called), "{} is in a preferred queue", t.label);
+            if place(t) == place(called) {
+                prop_assert!(waited(t) >= waited(called), "{} waited longer", t.label);
+            }
         }
     }
-    // normal tickets cannot starve: after the streak limit a starving normal goes next
-    if switch {
-        prop_assert!(!called.class.is_priority());
+    // a window taking the oldest first ranks every queue alike
+    if !hall.setup.window(window).unwrap().listed_order {
+        prop_assert!(candidates.iter().all(|t| place(t) == 0));
     }
     Ok(())
 }

@@ -721,3 +721,25 @@ fn device_reports_record_only_changes() {
         )
         .is_err());
 }
+
+#[test]
+fn a_window_may_prefer_its_queues_in_the_order_listed() {
+    let mut h = hall();
+    let t = morning();
+    // window 3 lists C, B, A; window 2 takes the oldest first
+    issue(&mut h, "A", TicketClass::Normal, t);
+    issue(&mut h, "B", TicketClass::Normal, t + Duration::minutes(1));
+    issue(&mut h, "C", TicketClass::Normal, t + Duration::minutes(2));
+    issue(&mut h, "A", TicketClass::Priority, t + Duration::minutes(3));
+    login(&mut h, 2, "S1", t);
+    login(&mut h, 3, "S2", t);
+    let now = t + Duration::minutes(4);
+    // priority still comes first, whatever the queue
+    assert_eq!(call_next(&mut h, 3, now).unwrap(), "A002");
+    finish(&mut h, 3, now);
+    assert_eq!(call_next(&mut h, 3, now).unwrap(), "C001");
+    finish(&mut h, 3, now);
+    assert_eq!(call_next(&mut h, 3, now).unwrap(), "B001");
+    finish(&mut h, 3, now);
+    assert_eq!(call_next(&mut h, 2, now).unwrap(), "A001");
+}

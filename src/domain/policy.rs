@@ -5,24 +5,33 @@
 //! `priority_streak_max` priority calls in a row, a normal ticket that has
 //! waited at least `normal_wait_max` is called next instead, so normal tickets
 //! cannot wait for ever. A 绿色通道 window is exempt: it always takes priority first.
+//!
+//! Within a class a window calls the oldest ticket across its queues (一窗受理),
+//! unless it prefers its queues in the order listed: then its first queue goes
+//! first, oldest first within a queue. The anti-starvation switch always takes
+//! the normal ticket that has waited longest.
 
 use chrono::{DateTime, Utc};
 
 use super::setup::Rules;
 use super::ticket::Ticket;
 
-/// Pick the next ticket among `candidates` (the waiting tickets this window may call).
+/// Pick the next ticket among `candidates` (the waiting tickets this window
+/// may call). `preference` ranks a ticket's queue for this window (0 first;
+/// the same for every ticket when the window takes the oldest first).
 pub fn choose_next<'a>(
     candidates: impl IntoIterator<Item = &'a Ticket>,
+    preference: impl Fn(&Ticket) -> usize,
     streak: u32,
     green_channel: bool,
     rules: &Rules,
     now: DateTime<Utc>,
 ) -> Option<&'a Ticket> {
+    let key = |t: &Ticket| (t.class.rank(), preference(t), t.issued_at, t.id);
     let mut best: Option<&Ticket> = None;
     let mut oldest_normal: Option<&Ticket> = None;
     for t in candidates {
-        if best.is_none_or(|b| t.order_key() < b.order_key()) {
+        if best.is_none_or(|b| key(t) < key(b)) {
             best = Some(t);
         }
         if !t.class.is_priority() && oldest_normal.is_none_or(|n| t.order_key() < n.order_key()) {
@@ -78,10 +87,10 @@ mod tests {
             t(2, TicketClass::Priority, 1, now),
             t(3, TicketClass::Appointment, 5, now),
         ];
-        assert_eq!(choose_next(&ts, 0, false, &rules, now).unwrap().id, 2);
-        assert_eq!(choose_next(&ts[..1], 0, false, &rules, now).unwrap().id, 1);
-        assert_eq!(choose_next(&ts[1..], 0, false, &rules, now).unwrap().id, 2);
-        assert!(choose_next(&[], 0, false, &rules, now).is_none());
+        assert_eq!(choose_next(&ts, |_| 0, 0, false, &rules, now).unwrap().id, 2);
+        assert_eq!(choose_next(&ts[..1], |_| 0, 0, false, &rules, now).unwrap().id, 1);
+        assert_eq!(choose_next(&ts[1..], |_| 0, 0, false, &rules, now).unwrap().id, 2);
+        assert!(choose_next(&[], |_| 0, 0, false, &rules, now).is_none());
     }
 
     #[test]
@@ -92,15 +101,15 @@ mod tests {
             t(1, TicketClass::Normal, 25, now),
             t(2, TicketClass::Priority, 1, now),
         ];
-        assert_eq!(choose_next(&ts, 2, false, &rules, now).unwrap().id, 2);
-        assert_eq!(choose_next(&ts, 3, false, &rules, now).unwrap().id, 1);
+        assert_eq!(choose_next(&ts, |_| 0, 2, false, &rules, now).unwrap().id, 2);
+        assert_eq!(choose_next(&ts, |_| 0, 3, false, &rules, now).unwrap().id, 1);
         // a green-channel window keeps priority first
-        assert_eq!(choose_next(&ts, 3, true, &rules, now).unwrap().id, 2);
+        assert_eq!(choose_next(&ts, |_| 0, 3, true, &rules, now).unwrap().id, 2);
         // a normal ticket that has not waited long enough does not jump
         let fresh = [
             t(1, TicketClass::Normal, 5, now),
             t(2, TicketClass::Priority, 1, now),
         ];
-        assert_eq!(choose_next(&fresh, 9, false, &rules, now).unwrap().id, 2);
+        assert_eq!(choose_next(&fresh, |_| 0, 9, false, &rules, now).unwrap().id, 2);
     }
 }

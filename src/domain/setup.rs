@@ -30,8 +30,11 @@ pub struct WindowDef {
     pub number: WindowNo,
     pub name: String,
     /// Queue prefixes this window calls from (一窗受理: every queue by default).
-    /// Order breaks ties between equally old tickets.
     pub queues: Vec<String>,
+    /// Prefer the queues in the order listed (a loans window that helps out
+    /// with other queues when its own is empty); otherwise the oldest ticket
+    /// across all of them goes first.
+    pub listed_order: bool,
     /// 绿色通道 window: always calls priority tickets first (no anti-starvation switch).
     pub green_channel: bool,
     /// 帮办代办 window: assisted and proxy service.

@@ -43,6 +43,7 @@ pub fn setup() -> HallSetup {
         queues: queues.clone(),
         green_channel: green,
         assisted: false,
+        listed_order: false,
     };
     HallSetup {
         hall_id: "test".into(),
@@ -57,7 +58,11 @@ pub fn setup() -> HallSetup {
         windows: vec![
             w(1, &all, true),
             w(2, &all, false),
-            w(3, &all, false),
+            // a window that prefers loans, then withdrawals, then collections
+            WindowDef {
+                listed_order: true,
+                ..w(3, &vec!["C".to_string(), "B".to_string(), "A".to_string()], false)
+            },
             w(4, &vec!["C".to_string()], false),
         ],
         rules: Rules::default(),

@@ -461,6 +461,17 @@ impl SyncTask {
             return Ok(());
         };
         let version = bundle.version;
+        // The hall display must be able to show every notice; a bundle it
+        // cannot show is refused whole, like any other bad bundle.
+        if let Some(problem) = bundle
+            .notices
+            .as_deref()
+            .and_then(crate::display::font::unprintable_notices)
+        {
+            tracing::error!(%problem, "configuration bundle from the centre refused; the old configuration stays");
+            self.update(|s| s.bundle_refused = Some((version, problem)));
+            return Ok(());
+        }
         match self.engine.apply_bundle(bundle).await {
             Ok(_) => {
                 self.update(|s| s.bundle_refused = None);
