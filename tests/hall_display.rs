@@ -180,7 +180,7 @@ async fn the_display_sleeps_unless_something_changes() {
         async move {
             let deadline = Instant::now() + Duration::from_secs(10);
             while s.frames.load(Ordering::Relaxed) < n && Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                tokio::time::sleep(Duration::from_millis(10)).await; // poll, bounded by the deadline
             }
             s.frames.load(Ordering::Relaxed) >= n
         }
@@ -213,7 +213,7 @@ async fn the_display_sleeps_unless_something_changes() {
     let s = display.stats.clone();
     let deadline = Instant::now() + Duration::from_secs(10);
     while s.frames.load(Ordering::Relaxed) < 1 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await; // poll, bounded by the deadline
     }
     let ticks = s.ticks.load(Ordering::Relaxed);
     let busy = wakeups_over(&s, Duration::from_millis(600)).await;
@@ -226,14 +226,14 @@ async fn the_display_sleeps_unless_something_changes() {
     let s = display.stats.clone();
     let deadline = Instant::now() + Duration::from_secs(10);
     while s.frames.load(Ordering::Relaxed) < 1 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await; // poll, bounded by the deadline
     }
     let png = |d: &hallq::display::DisplayHandle| Canvas::from_png(&d.snapshot_png().unwrap()).unwrap();
     let before = png(&display);
     display.set_notices(vec!["住房公积金贷款利率自1月1日起调整。".into(), "  ".into()]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while s.frames.load(Ordering::Relaxed) < 2 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await; // poll, bounded by the deadline
     }
     let after = png(&display);
     let ticker_top = Layout::Hd1080.ticker_area().top_left.y as u32;
