@@ -57,7 +57,8 @@ pub async fn start(
     match &devices.printer {
         Some(cfg) => {
             tracing::info!(port = %cfg.port, baud = cfg.baud, "ticket printer on a serial port");
-            printer::spawn(engine.clone(), cfg.clone());
+            // Off line until its first status reply: no ticket before it answers.
+            printer::start(engine.clone(), cfg.clone()).await;
         }
         None => {
             let ready = crate::domain::Command::ReportPrinter {
