@@ -337,3 +337,38 @@ async fn no_ticket_before_the_printer_has_answered_once() {
     assert!(kinds.contains(&"printer_ready".to_string()), "{kinds:?}");
     hall.stop().await;
 }
+
+#[tokio::test]
+async fn kiosk_inputs_that_fail_report_the_kiosk_off_line_until_they_work() {
+    let (hall, emu, panel, _) = setup().await;
+    panel.set_inputs_ok(false);
+    assert!(
+        eventually(LIMIT, || hall
+            .event_kinds()
+            .contains(&"device_offline".to_string()))
+        .await,
+        "the kiosk reported off line: {:?}",
+        hall.event_kinds()
+    );
+    panel.set_inputs_ok(true);
+    assert!(
+        eventually(LIMIT, || hall
+            .event_kinds()
+            .contains(&"device_online".to_string()))
+        .await,
+        "and on line again"
+    );
+    let conn = rusqlite::Connection::open(&hall.db).expect("read db");
+    let devices: Vec<String> = conn
+        .prepare("SELECT json_extract(body, '$.device') FROM events WHERE kind LIKE 'device_%' ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(devices, vec!["kiosk".to_string(), "kiosk".to_string()]);
+    // Presses still work afterwards.
+    press(&panel, 0).await;
+    assert!(until(&emu.model, LIMIT, |m| m.printed.len() == 1).await);
+    hall.stop().await;
+}
