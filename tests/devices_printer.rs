@@ -372,3 +372,44 @@ async fn kiosk_inputs_that_fail_report_the_kiosk_off_line_until_they_work() {
     assert!(until(&emu.model, LIMIT, |m| m.printed.len() == 1).await);
     hall.stop().await;
 }
+
+#[tokio::test]
+async fn a_simulated_kiosk_from_the_configuration_is_started_and_can_be_pressed() {
+    use hallq::devices::config::{Devices, KioskSetup, PinsBackend};
+    let hall = Hall::start();
+    let emu = PrinterEmulator::start(&hall.path("printer")).expect("printer emulator");
+    let devices = Devices {
+        kiosk: Some(KioskSetup {
+            backend: PinsBackend::Sim,
+            kiosk: kiosk_config(),
+        }),
+        printer: Some(printer_config(&hall)),
+        bus: None,
+    };
+    let running = hallq::devices::start(&hall.engine, &devices)
+        .await
+        .expect("devices");
+    let panel = running.kiosk_panel.expect("the simulated kiosk's panel");
+    let status = running.kiosk.expect("the kiosk driver runs");
+    assert!(
+        eventually(LIMIT, || panel.lamps().iter().all(|l| *l)).await,
+        "lamps lit once the printer answered: {:?}",
+        panel.lamps()
+    );
+    press(&panel, 1).await;
+    assert!(until(&emu.model, LIMIT, |m| m.printed.len() == 1).await);
+    assert_eq!(
+        emu.model.read(|m| m.printed[0].large.clone()),
+        vec!["B001".to_string()]
+    );
+    assert!(
+        eventually(LIMIT, || {
+            let s = status.lock().unwrap();
+            (s.presses, s.issued) == (1, 1)
+        })
+        .await,
+        "{:?}",
+        status.lock().unwrap()
+    );
+    hall.stop().await;
+}
