@@ -447,7 +447,8 @@ impl Engine {
                 out.extend(show(*from_window));
                 out.push(Effect::RedrawHall);
             }
-            Event::TicketExpired { .. } => out.push(Effect::RedrawHall),
+            // The kiosk lamps are refreshed after every command.
+            Event::TicketExpired { .. } | Event::TicketVoided { .. } => out.push(Effect::RedrawHall),
             Event::StaffLoggedIn { window, .. }
             | Event::StaffLoggedOut { window, .. }
             | Event::WindowPaused { window, .. }

@@ -29,6 +29,30 @@ fn no_devices_section_means_every_device_simulated() {
 }
 
 #[test]
+fn a_simulated_kiosk_runs_with_a_button_per_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = with_devices(
+        dir.path(),
+        "\n[devices.kiosk]\nbackend = \"sim\"\nlockout_ms = 500\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let k = c
+        .devices
+        .kiosk
+        .expect("a simulated kiosk is started, not left out");
+    assert_eq!(k.backend, PinsBackend::Sim);
+    let queues: Vec<&str> = k.kiosk.buttons.iter().map(|b| b.queue.as_str()).collect();
+    let want: Vec<&str> = c.setup.queues.iter().map(|q| q.prefix.as_str()).collect();
+    assert_eq!(queues, want);
+    assert_eq!(k.kiosk.lockout, Duration::from_millis(500));
+    let demo = Config::load(&common::repo_config_dir().join("demo.toml")).unwrap();
+    assert_eq!(
+        demo.devices.kiosk.expect("the demo's kiosk").backend,
+        PinsBackend::Sim
+    );
+}
+
+#[test]
 fn the_example_hall_names_real_devices() {
     let c = Config::load(&common::repo_config_dir().join("example.toml")).unwrap_or_else(|e| panic!("{e}"));
     let k = c.devices.kiosk.expect("kiosk");

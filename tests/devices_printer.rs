@@ -6,8 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::devices::{eventually, until, Hall};
-use hallq::devices::emulator::PrinterEmulator;
+use common::devices::{eventually, eventually_async, until, Hall};
+use hallq::devices::emulator::{JobFault, PrinterEmulator};
 use hallq::devices::kiosk::{self, Button, KioskConfig, Panel, SimPins};
 use hallq::devices::printer::{self, PrinterConfig};
 use hallq::domain::{Command, PrinterStatus, TicketClass};
@@ -236,7 +236,185 @@ async fn a_printer_that_stops_answering_counts_as_off_line_until_it_answers() {
         "answers again: ready"
     );
     let kinds = hall.event_kinds();
-    let alert = kinds.iter().position(|k| k == "printer_alert").expect("alert");
+    // The last alert (the first is the driver's start, before any reply).
+    let alert = kinds.iter().rposition(|k| k == "printer_alert").expect("alert");
+    assert!(alert > 1, "an alert after the first ready: {kinds:?}");
     assert!(kinds[alert..].contains(&"printer_ready".to_string()), "{kinds:?}");
+    hall.stop().await;
+}
+
+/// The reason recorded with each `ticket_voided` event, and the tickets
+/// table's state of each voided ticket.
+fn voided(hall: &Hall) -> Vec<(String, String, String)> {
+    let conn = rusqlite::Connection::open(&hall.db).expect("read db");
+    let mut st = conn
+        .prepare(
+            "SELECT json_extract(e.body, '$.label'), json_extract(e.body, '$.reason'), t.state
+             FROM events e JOIN tickets t ON t.id = json_extract(e.body, '$.ticket')
+             WHERE e.kind = 'ticket_voided' ORDER BY e.seq",
+        )
+        .expect("prepare");
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("query")
+        .map(|r| r.expect("row"))
+        .collect()
+}
+
+async fn waiting(hall: &Hall) -> usize {
+    hall.engine.view().await.expect("view").waiting_total
+}
+
+async fn a_print_that_fails_voids_the_ticket(fault: JobFault, reason: &str) {
+    let (hall, emu, panel, _) = setup().await;
+    // One ticket prints; the next one meets the fault while printing.
+    press(&panel, 0).await;
+    assert!(until(&emu.model, LIMIT, |m| m.printed.len() == 1).await);
+    emu.model.update(|m| m.fault_on_next_job = Some(fault));
+    press(&panel, 1).await;
+    assert!(
+        until(&emu.model, LIMIT, |m| m.refused_jobs == 1).await,
+        "the job met the fault"
+    );
+    let mut v = Vec::new();
+    assert!(
+        eventually(LIMIT, || {
+            v = voided(&hall);
+            !v.is_empty()
+        })
+        .await,
+        "the unprinted ticket was voided: {:?}",
+        hall.event_kinds()
+    );
+    assert_eq!(v.len(), 1, "{v:?}");
+    let (label, why, state) = &v[0];
+    assert_eq!(label, "B001");
+    assert!(why.contains(reason), "{why}");
+    assert_eq!(state, "void");
+    // Only A001 waits: B001, which nobody holds, left the queue.
+    assert_eq!(waiting(&hall).await, 1);
+    // The printer's alert is recorded too (after the tickets, not only the start's).
+    let kinds = hall.event_kinds();
+    let issued = kinds.iter().position(|k| k == "ticket_issued").expect("issued");
+    assert!(
+        kinds[issued..].contains(&"printer_alert".to_string()),
+        "{kinds:?}"
+    );
+    assert_eq!(emu.model.read(|m| m.printed.len()), 1);
+    hall.stop().await;
+}
+
+#[tokio::test]
+async fn paper_running_out_mid_print_voids_the_ticket() {
+    a_print_that_fails_voids_the_ticket(JobFault::PaperOut, "paper out").await;
+}
+
+#[tokio::test]
+async fn a_printer_going_silent_mid_print_voids_the_ticket() {
+    a_print_that_fails_voids_the_ticket(JobFault::Silent, "no status reply").await;
+}
+
+#[tokio::test]
+async fn no_ticket_before_the_printer_has_answered_once() {
+    let hall = Hall::start();
+    let emu = PrinterEmulator::start(&hall.path("printer")).expect("printer emulator");
+    emu.model.update(|m| m.silent = true);
+    printer::start(hall.engine.clone(), printer_config(&hall)).await;
+    let issue = || {
+        hall.engine.execute(Command::IssueTicket {
+            queue: "A".into(),
+            class: TicketClass::Normal,
+        })
+    };
+    match issue().await.unwrap_err() {
+        EngineError::Refused(e) => assert_eq!(e.code(), "printer_not_ready"),
+        e => panic!("{e}"),
+    }
+    // Polled but silent: still no ticket.
+    assert!(until(&emu.model, LIMIT, |m| m.status_requests >= 8).await);
+    assert!(issue().await.is_err(), "no ticket while the printer is silent");
+    emu.model.update(|m| m.silent = false);
+    assert!(
+        eventually_async(LIMIT, || async { issue().await.is_ok() }).await,
+        "ready on the first good status"
+    );
+    let kinds = hall.event_kinds();
+    assert_eq!(kinds[0], "printer_alert", "{kinds:?}");
+    assert!(kinds.contains(&"printer_ready".to_string()), "{kinds:?}");
+    hall.stop().await;
+}
+
+#[tokio::test]
+async fn kiosk_inputs_that_fail_report_the_kiosk_off_line_until_they_work() {
+    let (hall, emu, panel, _) = setup().await;
+    panel.set_inputs_ok(false);
+    assert!(
+        eventually(LIMIT, || hall
+            .event_kinds()
+            .contains(&"device_offline".to_string()))
+        .await,
+        "the kiosk reported off line: {:?}",
+        hall.event_kinds()
+    );
+    panel.set_inputs_ok(true);
+    assert!(
+        eventually(LIMIT, || hall
+            .event_kinds()
+            .contains(&"device_online".to_string()))
+        .await,
+        "and on line again"
+    );
+    let conn = rusqlite::Connection::open(&hall.db).expect("read db");
+    let devices: Vec<String> = conn
+        .prepare("SELECT json_extract(body, '$.device') FROM events WHERE kind LIKE 'device_%' ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(devices, vec!["kiosk".to_string(), "kiosk".to_string()]);
+    // Presses still work afterwards.
+    press(&panel, 0).await;
+    assert!(until(&emu.model, LIMIT, |m| m.printed.len() == 1).await);
+    hall.stop().await;
+}
+
+#[tokio::test]
+async fn a_simulated_kiosk_from_the_configuration_is_started_and_can_be_pressed() {
+    use hallq::devices::config::{Devices, KioskSetup, PinsBackend};
+    let hall = Hall::start();
+    let emu = PrinterEmulator::start(&hall.path("printer")).expect("printer emulator");
+    let devices = Devices {
+        kiosk: Some(KioskSetup {
+            backend: PinsBackend::Sim,
+            kiosk: kiosk_config(),
+        }),
+        printer: Some(printer_config(&hall)),
+        bus: None,
+    };
+    let running = hallq::devices::start(&hall.engine, &devices)
+        .await
+        .expect("devices");
+    let panel = running.kiosk_panel.expect("the simulated kiosk's panel");
+    let status = running.kiosk.expect("the kiosk driver runs");
+    assert!(
+        eventually(LIMIT, || panel.lamps().iter().all(|l| *l)).await,
+        "lamps lit once the printer answered: {:?}",
+        panel.lamps()
+    );
+    press(&panel, 1).await;
+    assert!(until(&emu.model, LIMIT, |m| m.printed.len() == 1).await);
+    assert_eq!(
+        emu.model.read(|m| m.printed[0].large.clone()),
+        vec!["B001".to_string()]
+    );
+    assert!(
+        eventually(LIMIT, || {
+            let s = status.lock().unwrap();
+            (s.presses, s.issued) == (1, 1)
+        })
+        .await,
+        "{:?}",
+        status.lock().unwrap()
+    );
     hall.stop().await;
 }

@@ -720,6 +720,9 @@ fn describe_event(v: &Value) -> String {
             local_hm(until)
         ),
         Event::TicketExpired { label, .. } => format!("{label} expired (no-show)"),
+        Event::TicketVoided { label, reason, .. } => {
+            format!("{label} voided (作废): the print failed ({reason}); nobody holds it")
+        }
         Event::TicketTransferred {
             label,
             from_window,

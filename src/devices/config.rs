@@ -21,6 +21,9 @@ pub enum PinsBackend {
     Gpiocdev { chip: String },
     /// rppal (Raspberry Pi; BCM numbers).
     Rppal,
+    /// Simulated pins (the demo hall): buttons pressed through
+    /// [`super::kiosk::Panel`], with the same debounce, lockout and lamps.
+    Sim,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,7 +169,7 @@ pub fn check(
 
     if let Some(k) = &raw.kiosk {
         let backend = match k.backend.as_str() {
-            "sim" => None,
+            "sim" => Some(PinsBackend::Sim),
             "gpiocdev" => Some(PinsBackend::Gpiocdev { chip: k.chip.clone() }),
             "rppal" => {
                 if !cfg!(feature = "rppal") {
@@ -226,6 +229,19 @@ pub fn check(
                 input: b.pin,
                 lamp: b.lamp,
             });
+        }
+        if backend == Some(PinsBackend::Sim) && buttons.is_empty() {
+            // A simulated kiosk without buttons listed: one ordinary button per queue.
+            buttons = queues
+                .iter()
+                .enumerate()
+                .map(|(i, q)| Button {
+                    queue: q.prefix.clone(),
+                    class: TicketClass::Normal,
+                    input: i as u32,
+                    lamp: None,
+                })
+                .collect();
         }
         if backend.is_some() && buttons.is_empty() {
             add(

@@ -174,8 +174,20 @@ pub struct PrinterModel {
     pub asb: bool,
     /// Bytes that were not a job nor a status request.
     pub bad_bytes: u64,
+    /// A fault that strikes while the next job prints: that job is not
+    /// printed (counted in `refused_jobs`) and the fault stays.
+    pub fault_on_next_job: Option<JobFault>,
     /// A state change not yet sent as automatic status back.
     asb_due: bool,
+}
+
+/// What goes wrong while a job prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobFault {
+    /// The roll runs out.
+    PaperOut,
+    /// The printer stops answering (switched off, cable in).
+    Silent,
 }
 
 /// An ESC/POS printer on a pty.
@@ -254,23 +266,31 @@ fn printer_handlers(model: Arc<Watched<PrinterModel>>) -> (Serve, Idle) {
                 }
                 job.push(rest[0]);
                 i += 1;
+                // A complete job ends with the cut; it prints before the
+                // status requests that follow it are answered.
+                if job.ends_with(&escpos::CUT) {
+                    let one = std::mem::take(&mut job);
+                    if let Some(fault) = m.fault_on_next_job.take() {
+                        match fault {
+                            JobFault::PaperOut => m.status.paper_out = true,
+                            JobFault::Silent => m.silent = true,
+                        }
+                        m.asb_due = m.asb;
+                    }
+                    if !m.status.ready() || m.silent {
+                        m.refused_jobs += 1;
+                        continue;
+                    }
+                    match escpos::decode(&one) {
+                        Ok((p, _)) => {
+                            m.printed.push(p);
+                            m.jobs.push(one);
+                        }
+                        Err(_) => m.bad_bytes += one.len() as u64,
+                    }
+                }
             }
             pending.drain(..i);
-            // Complete jobs end with the cut.
-            while let Some(end) = job.windows(escpos::CUT.len()).position(|w| w == escpos::CUT) {
-                let one: Vec<u8> = job.drain(..end + escpos::CUT.len()).collect();
-                if !m.status.ready() || m.silent {
-                    m.refused_jobs += 1;
-                    continue;
-                }
-                match escpos::decode(&one) {
-                    Ok((p, _)) => {
-                        m.printed.push(p);
-                        m.jobs.push(one);
-                    }
-                    Err(_) => m.bad_bytes += one.len() as u64,
-                }
-            }
         });
         if !replies.is_empty() {
             let _ = port.write_all(&replies);

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use super::DeviceError;
 use crate::domain::{Command, TicketClass};
@@ -54,6 +54,37 @@ pub trait Pins: Send + 'static {
     fn watch(&mut self, tx: mpsc::UnboundedSender<Edge>) -> Result<(), DeviceError>;
     /// Light or darken the lamp of button `index` (no-op without a lamp).
     fn set_lamp(&mut self, index: usize, lit: bool) -> Result<(), DeviceError>;
+    /// After `watch`: whether the button inputs can be read now (false while
+    /// the backend has lost them and retries). `None`: they are never lost.
+    fn health(&mut self) -> Option<watch::Receiver<bool>> {
+        None
+    }
+}
+
+/// The device name the kiosk is reported under (`DeviceOffline`/`DeviceOnline`).
+pub const DEVICE: &str = "kiosk";
+
+/// Report the kiosk off line while its inputs cannot be read, and on line
+/// again when they can (the current state first, so a restart clears an old
+/// report).
+fn report_health(engine: EngineHandle, mut health: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        loop {
+            let online = *health.borrow_and_update();
+            let cmd = Command::ReportDevice {
+                device: DEVICE.into(),
+                online,
+            };
+            match engine.execute(cmd).await {
+                Ok(_) => {}
+                Err(EngineError::Stopped) => return,
+                Err(e) => tracing::error!(error = %e, online, "could not record the kiosk's state"),
+            }
+            if health.changed().await.is_err() {
+                return;
+            }
+        }
+    });
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -142,6 +173,9 @@ pub fn spawn(
 ) -> Result<(Arc<Mutex<KioskStatus>>, tokio::task::JoinHandle<()>), DeviceError> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     pins.watch(tx)?;
+    if let Some(health) = pins.health() {
+        report_health(engine.clone(), health);
+    }
     let mut effects = engine.subscribe();
     let status = Arc::new(Mutex::new(KioskStatus {
         lamps: vec![false; cfg.buttons.len()],
@@ -237,6 +271,7 @@ pub struct SimPins {
 pub struct Panel {
     tx: Arc<Mutex<Option<mpsc::UnboundedSender<Edge>>>>,
     lamps: Arc<Mutex<Vec<bool>>>,
+    inputs_ok: Arc<watch::Sender<bool>>,
 }
 
 impl SimPins {
@@ -244,6 +279,7 @@ impl SimPins {
         let panel = Panel {
             tx: Arc::new(Mutex::new(None)),
             lamps: Arc::new(Mutex::new(vec![false; buttons])),
+            inputs_ok: Arc::new(watch::channel(true).0),
         };
         (SimPins { panel: panel.clone() }, panel)
     }
@@ -272,6 +308,10 @@ impl Pins for SimPins {
             }
             None => Err(DeviceError::Gpio(format!("no lamp {index}"))),
         }
+    }
+
+    fn health(&mut self) -> Option<watch::Receiver<bool>> {
+        Some(self.panel.inputs_ok.subscribe())
     }
 }
 
@@ -305,6 +345,11 @@ impl Panel {
             self.up(button);
         }
         self.down(button);
+    }
+
+    /// The button inputs fail (as a GPIO chip that went away), or work again.
+    pub fn set_inputs_ok(&self, ok: bool) {
+        self.inputs_ok.send_replace(ok);
     }
 
     pub fn lamps(&self) -> Vec<bool> {

@@ -44,6 +44,9 @@ pub enum DeviceError {
 pub struct Running {
     pub bus: Option<bus::SharedStatus>,
     pub kiosk: Option<std::sync::Arc<std::sync::Mutex<kiosk::KioskStatus>>>,
+    /// The front of a simulated kiosk (`[devices.kiosk] backend = "sim"`):
+    /// press its buttons, see its lamps.
+    pub kiosk_panel: Option<kiosk::Panel>,
 }
 
 /// Start the drivers the configuration names. A simulated printer is always
@@ -57,7 +60,8 @@ pub async fn start(
     match &devices.printer {
         Some(cfg) => {
             tracing::info!(port = %cfg.port, baud = cfg.baud, "ticket printer on a serial port");
-            printer::spawn(engine.clone(), cfg.clone());
+            // Off line until its first status reply: no ticket before it answers.
+            printer::start(engine.clone(), cfg.clone()).await;
         }
         None => {
             let ready = crate::domain::Command::ReportPrinter {
@@ -73,14 +77,22 @@ pub async fn start(
         running.bus = Some(bus::spawn(engine.clone(), cfg.clone()).status);
     }
     if let Some(k) = &devices.kiosk {
-        let pins = kiosk_pins(k)?;
+        let pins: Box<dyn kiosk::Pins> = if k.backend == config::PinsBackend::Sim {
+            tracing::info!(buttons = k.kiosk.buttons.len(), "simulated kiosk");
+            let (pins, panel) = kiosk::SimPins::new(k.kiosk.buttons.len());
+            running.kiosk_panel = Some(panel);
+            Box::new(pins)
+        } else {
+            kiosk_pins(k)?
+        };
         let (status, _task) = kiosk::spawn(engine.clone(), k.kiosk.clone(), pins)?;
         running.kiosk = Some(status);
     }
     Ok(running)
 }
 
-/// The pins backend a kiosk configuration names.
+/// The pins backend a kiosk configuration names (real pins only: a
+/// simulated kiosk is started by [`start`], which keeps its panel).
 pub fn kiosk_pins(k: &config::KioskSetup) -> Result<Box<dyn kiosk::Pins>, DeviceError> {
     let inputs: Vec<u32> = k.kiosk.buttons.iter().map(|b| b.input).collect();
     let lamps: Vec<Option<u32>> = k.kiosk.buttons.iter().map(|b| b.lamp).collect();
@@ -105,6 +117,9 @@ pub fn kiosk_pins(k: &config::KioskSetup) -> Result<Box<dyn kiosk::Pins>, Device
         #[cfg(not(feature = "rppal"))]
         config::PinsBackend::Rppal => Err(DeviceError::Gpio(
             "built without the rppal feature: use backend = \"gpiocdev\"".into(),
+        )),
+        config::PinsBackend::Sim => Err(DeviceError::Gpio(
+            "the kiosk is simulated: it has no pins to open (backend = \"sim\")".into(),
         )),
     }
 }

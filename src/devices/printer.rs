@@ -6,6 +6,12 @@
 //! (`ReportPrinter`), which records it as an event, darkens the kiosk lamps and
 //! refuses tickets while the printer cannot print. A port that fails (cable
 //! pulled, USB adapter gone) is reopened by itself.
+//!
+//! The printer counts as off line from the driver's start until its first
+//! status reply, so no ticket is issued before it has answered once. A ticket
+//! already committed whose print fails (the write fails, the status asked
+//! right after the job shows the printer cannot print, or no reply comes) is
+//! voided (`VoidTicket`, 作废): nobody holds that number.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -17,7 +23,7 @@ use tokio_serial::{SerialPortBuilderExt, SerialStream};
 
 use super::escpos::{self, StatusMsg, StatusParser, TicketText};
 use super::DeviceError;
-use crate::domain::{Command, PrinterStatus, TicketClass};
+use crate::domain::{Command, PrinterStatus, TicketClass, TicketId};
 use crate::engine::{Effect, EngineHandle};
 
 /// Where and how to reach the printer.
@@ -97,15 +103,75 @@ pub fn ticket_text(engine: &EngineHandle, qr: Option<&str>, effect: &Effect) -> 
     })
 }
 
-/// Start the printer driver. It runs until the engine stops.
+/// Start the printer driver. It runs until the engine stops. The printer
+/// is reported off line first thing in the driver's task; [`start`] waits
+/// for that report.
 pub fn spawn(engine: EngineHandle, cfg: PrinterConfig) -> tokio::task::JoinHandle<()> {
     let effects = engine.subscribe();
-    tokio::spawn(run(engine, cfg, effects))
+    let reporter = Reporter {
+        engine: engine.clone(),
+        last: None,
+    };
+    tokio::spawn(run(engine, cfg, effects, reporter))
 }
+
+/// Start the printer driver once the hall has recorded the printer as off
+/// line: from then on no ticket is issued until the printer answers.
+pub async fn start(engine: EngineHandle, cfg: PrinterConfig) -> tokio::task::JoinHandle<()> {
+    let effects = engine.subscribe();
+    let mut reporter = Reporter {
+        engine: engine.clone(),
+        last: None,
+    };
+    reporter.report(OFFLINE).await;
+    tokio::spawn(run(engine, cfg, effects, reporter))
+}
+
+/// Until the printer has answered, and whenever it stops answering.
+const OFFLINE: PrinterStatus = PrinterStatus {
+    offline: true,
+    paper_out: false,
+    paper_near_end: false,
+    cover_open: false,
+    cutter_error: false,
+    error: false,
+};
 
 struct Reporter {
     engine: EngineHandle,
     last: Option<PrinterStatus>,
+}
+
+/// A ticket sent to the printer whose print is not yet confirmed.
+#[derive(Debug, Clone)]
+struct Printing {
+    ticket: TicketId,
+    label: String,
+}
+
+impl Printing {
+    fn of(effect: &Effect) -> Option<Printing> {
+        match effect {
+            Effect::PrintTicket { ticket, .. } => Some(Printing {
+                ticket: ticket.id,
+                label: ticket.label.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The print of a committed ticket failed: void it (作废) so that no number
+/// stays in the queue that nobody holds.
+async fn void(engine: &EngineHandle, p: &Printing, reason: &str) {
+    tracing::error!(label = %p.label, %reason, "the ticket was not printed: voiding it");
+    let cmd = Command::VoidTicket {
+        ticket: p.ticket,
+        reason: format!("打印失败 print failed: {reason}"),
+    };
+    if let Err(e) = engine.execute(cmd).await {
+        tracing::error!(label = %p.label, error = %e, "could not void the unprinted ticket");
+    }
 }
 
 impl Reporter {
@@ -125,15 +191,15 @@ impl Reporter {
     }
 }
 
-async fn run(engine: EngineHandle, cfg: PrinterConfig, mut effects: broadcast::Receiver<Effect>) {
-    let mut reporter = Reporter {
-        engine: engine.clone(),
-        last: None,
-    };
-    let offline = PrinterStatus {
-        offline: true,
-        ..Default::default()
-    };
+async fn run(
+    engine: EngineHandle,
+    cfg: PrinterConfig,
+    mut effects: broadcast::Receiver<Effect>,
+    mut reporter: Reporter,
+) {
+    let offline = OFFLINE;
+    // Not ready until the first status reply.
+    reporter.report(offline).await;
     loop {
         match open_port(&cfg.port, cfg.baud) {
             Ok(port) => {
@@ -153,7 +219,9 @@ async fn run(engine: EngineHandle, cfg: PrinterConfig, mut effects: broadcast::R
                 _ = tokio::time::sleep_until(until) => break,
                 e = effects.recv() => match e {
                     Ok(e @ Effect::PrintTicket { .. }) => {
-                        tracing::error!(?e, "the printer is off line: this ticket was not printed");
+                        if let Some(p) = Printing::of(&e) {
+                            void(&engine, &p, "the printer is off line").await;
+                        }
                     }
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return,
@@ -192,7 +260,10 @@ async fn session(
     let alive = send(&mut wr, &init, write_timeout).await;
     let mut parser = StatusParser::default();
     let mut status = PrinterStatus::default();
-    let mut pending: VecDeque<u8> = VecDeque::new();
+    // Status requests awaiting their reply; the last request sent after a
+    // ticket carries it, and its reply confirms or fails the print.
+    let mut pending: VecDeque<(u8, Option<Printing>)> = VecDeque::new();
+    let mut failed: Vec<(Printing, String)> = Vec::new();
     let mut last_heard = Instant::now();
     let mut poll = tokio::time::interval(cfg.poll);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -209,9 +280,16 @@ async fn session(
                         last_heard = Instant::now();
                         match m {
                             StatusMsg::RealTime(b) => {
-                                if let Some(n) = pending.pop_front() {
+                                if let Some((n, printing)) = pending.pop_front() {
                                     escpos::apply_real_time(&mut status, n, b);
                                     complete |= pending.is_empty();
+                                    if let Some(p) = printing {
+                                        if status.ready() {
+                                            tracing::info!(label = %p.label, "ticket printed");
+                                        } else {
+                                            failed.push((p, status.problems()));
+                                        }
+                                    }
                                 }
                             }
                             StatusMsg::Automatic(a) => {
@@ -223,17 +301,24 @@ async fn session(
                     if complete {
                         reporter.report(status).await;
                     }
+                    for (p, reason) in failed.drain(..) {
+                        void(engine, &p, &reason).await;
+                    }
                 }
                 _ = poll.tick() => {
                     if !pending.is_empty() && last_heard.elapsed() > cfg.reply_timeout {
-                        pending.clear();
                         reporter.report(PrinterStatus { offline: true, ..status }).await;
+                        for (_, p) in pending.drain(..) {
+                            if let Some(p) = p {
+                                void(engine, &p, "no status reply from the printer").await;
+                            }
+                        }
                     }
                     if pending.len() < 8 {
                         let mut req = Vec::with_capacity(12);
                         for n in 1..=4 {
                             req.extend(escpos::dle_eot(n));
-                            pending.push_back(n);
+                            pending.push_back((n, None));
                         }
                         if !send(&mut wr, &req, write_timeout).await {
                             break;
@@ -242,18 +327,20 @@ async fn session(
                 }
                 e = effects.recv() => match e {
                     Ok(e @ Effect::PrintTicket { .. }) => {
-                        let Some(text) = ticket_text(engine, cfg.qr.as_deref(), &e) else { continue };
+                        let (Some(text), Some(p)) = (ticket_text(engine, cfg.qr.as_deref(), &e), Printing::of(&e)) else { continue };
                         tracing::info!(label = %text.label, "printing ticket");
                         if !send(&mut wr, &escpos::ticket(&text), write_timeout).await {
-                            tracing::error!(label = %text.label, "printing failed: the port went away");
+                            void(engine, &p, "writing to the printer failed").await;
                             break;
                         }
                         // Paper may have run out with this ticket: ask at once.
+                        // The reply to the last request confirms the print.
                         let mut req = Vec::new();
                         for n in [2u8, 4] {
                             req.extend(escpos::dle_eot(n));
-                            pending.push_back(n);
                         }
+                        pending.push_back((2, None));
+                        pending.push_back((4, Some(p)));
                         if !send(&mut wr, &req, write_timeout).await {
                             break;
                         }
@@ -271,6 +358,12 @@ async fn session(
         }
     }
     reader.abort();
+    // The port failed before these prints were confirmed.
+    for (_, p) in pending.drain(..) {
+        if let Some(p) = p {
+            void(engine, &p, "the printer port failed").await;
+        }
+    }
     if parser.garbage > 0 {
         tracing::debug!(
             bytes = parser.garbage,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::device::PrinterStatus;
 use super::event::{PauseKind, TransferTarget};
-use super::ticket::{TicketClass, WindowNo};
+use super::ticket::{TicketClass, TicketId, WindowNo};
 use super::transaction::OutcomeInput;
 
 /// A ticket named by staff: its label (`A012`) or its id.
@@ -82,14 +82,22 @@ pub enum Command {
         device: String,
         online: bool,
     },
+    /// 作废: a waiting ticket that was committed but could not be printed
+    /// (the printer failed while printing it): nobody holds the number, so it
+    /// leaves the queue. Sent by the printer driver.
+    VoidTicket {
+        ticket: TicketId,
+        reason: String,
+    },
 }
 
 impl Command {
     pub fn window(&self) -> Option<WindowNo> {
         match self {
-            Command::IssueTicket { .. } | Command::ReportPrinter { .. } | Command::ReportDevice { .. } => {
-                None
-            }
+            Command::IssueTicket { .. }
+            | Command::ReportPrinter { .. }
+            | Command::ReportDevice { .. }
+            | Command::VoidTicket { .. } => None,
             Command::Login { window, .. }
             | Command::Logout { window }
             | Command::CallNext { window }

@@ -61,6 +61,8 @@ pub enum DomainError {
         name: String,
         before_day: u32,
     },
+    #[error("ticket {label} is {state}: only a waiting ticket can be voided")]
+    NotVoidable { label: String, state: String },
     #[error("the ticket printer is not ready ({problems}): no ticket was issued; call the technician")]
     PrinterNotReady { problems: String },
 }
@@ -100,6 +102,7 @@ impl DomainError {
             Invalid(_) => "invalid",
             ItemNotAcceptedToday { .. } => "item_not_accepted_today",
             PrinterNotReady { .. } => "printer_not_ready",
+            NotVoidable { .. } => "not_voidable",
         }
     }
 }

@@ -74,6 +74,13 @@ pub enum Event {
         ticket: TicketId,
         label: String,
     },
+    /// 作废: a waiting ticket whose print failed left the queue: nobody
+    /// holds the number.
+    TicketVoided {
+        ticket: TicketId,
+        label: String,
+        reason: String,
+    },
     /// Sent back to wait in another queue or for one window, keeping its place.
     TicketTransferred {
         ticket: TicketId,
@@ -147,6 +154,7 @@ impl Event {
             Event::TicketRecalled { .. } => "ticket_recalled",
             Event::TicketSkipped { .. } => "ticket_skipped",
             Event::TicketExpired { .. } => "ticket_expired",
+            Event::TicketVoided { .. } => "ticket_voided",
             Event::TicketTransferred { .. } => "ticket_transferred",
             Event::StaffLoggedIn { .. } => "staff_logged_in",
             Event::StaffLoggedOut { .. } => "staff_logged_out",

@@ -560,6 +560,31 @@ impl Hall {
                     },
                 }])
             }
+            Command::VoidTicket { ticket, reason } => {
+                let t = self
+                    .state
+                    .tickets
+                    .get(ticket)
+                    .ok_or_else(|| DomainError::UnknownTicket(ticket.to_string()))?;
+                if !t.is_waiting() {
+                    return Err(DomainError::NotVoidable {
+                        label: t.label.clone(),
+                        state: match t.state {
+                            TicketState::Serving { window } => format!("being served at window {window}"),
+                            _ => "postponed (过号)".to_string(),
+                        },
+                    });
+                }
+                let reason = reason.trim();
+                if reason.is_empty() || reason.chars().count() > 200 {
+                    return Err(DomainError::Invalid("a void reason is 1–200 characters".into()));
+                }
+                Ok(vec![Event::TicketVoided {
+                    ticket: *ticket,
+                    label: t.label.clone(),
+                    reason: reason.to_string(),
+                }])
+            }
             Command::ReportPrinter { status } => Ok(if *status == self.state.printer {
                 vec![]
             } else {
@@ -821,7 +846,7 @@ impl Hall {
                 }
                 release(s, *window, *ticket);
             }
-            Event::TicketExpired { ticket, .. } => {
+            Event::TicketExpired { ticket, .. } | Event::TicketVoided { ticket, .. } => {
                 s.tickets.remove(ticket);
             }
             Event::TicketTransferred {

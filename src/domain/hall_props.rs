@@ -1,5 +1,5 @@
 //! Property tests over random sequences of issue / call / recall / skip /
-//! transfer / pause / finish / rate / restart: no ticket lost or served twice,
+//! transfer / pause / finish / rate / void / restart: no ticket lost or served twice,
 //! two windows never share a ticket, numbers unique per queue per day, the
 //! priority and anti-starvation rules hold, every rating links to exactly one
 //! finished transaction, and a restart (replay of the log) changes nothing.
@@ -40,6 +40,9 @@ enum Op {
     Printer(u8),
     /// A bus device stops or starts answering.
     Device(u8, bool),
+    /// The printer driver voids a live ticket whose print failed (作废);
+    /// refused unless the ticket is waiting.
+    Void(u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -63,6 +66,7 @@ fn op() -> impl Strategy<Value = Op> {
         // mostly a ready printer, so issuing is not starved for long
         1 => (0u8..12).prop_map(|b| Op::Printer(if b < 6 { b } else { 0 })),
         1 => (1u8..4, any::<bool>()).prop_map(|(d, on)| Op::Device(d, on)),
+        1 => any::<u8>().prop_map(Op::Void),
         3 => (1u32..2400).prop_map(Op::Wait),
     ]
 }
@@ -77,6 +81,7 @@ struct Ledger {
     finished: BTreeMap<TicketId, TransactionId>,
     transactions: BTreeMap<TransactionId, TicketId>,
     expired: BTreeSet<TicketId>,
+    voided: BTreeSet<TicketId>,
     rating_closed: BTreeSet<TransactionId>,
     /// The transaction whose rating window each counter holds, per the events.
     open_rating: BTreeMap<u16, TransactionId>,
@@ -168,6 +173,16 @@ impl Run {
                 device: format!("keypad@{d}"),
                 online,
             },
+            Op::Void(i) => {
+                let live: Vec<&Ticket> = self.hall.state.tickets.values().collect();
+                if live.is_empty() {
+                    return None;
+                }
+                Command::VoidTicket {
+                    ticket: live[i as usize % live.len()].id,
+                    reason: "paper out".into(),
+                }
+            }
             Op::Restart | Op::Wait(_) => return None,
         })
     }
@@ -195,6 +210,10 @@ impl Run {
                 result.is_err(),
                 "a ticket was issued while the printer could not print"
             );
+        }
+        if let Command::VoidTicket { ticket, .. } = &cmd {
+            let waiting = before.tickets.get(ticket).is_some_and(Ticket::is_waiting);
+            prop_assert_eq!(result.is_ok(), waiting, "only a waiting ticket is voided");
         }
         match result {
             Ok(events) => {
@@ -248,6 +267,11 @@ impl Run {
                     prop_assert!(!l.finished.contains_key(ticket));
                     prop_assert!(l.expired.insert(*ticket));
                 }
+                Event::TicketVoided { ticket, .. } => {
+                    prop_assert!(l.issued.contains_key(ticket));
+                    prop_assert!(!l.finished.contains_key(ticket));
+                    prop_assert!(l.voided.insert(*ticket), "ticket {} voided twice", ticket);
+                }
                 Event::Rated {
                     transaction, window, ..
                 }
@@ -285,7 +309,8 @@ impl Run {
         for id in self.ledger.issued.keys() {
             let places = usize::from(s.tickets.contains_key(id))
                 + usize::from(self.ledger.finished.contains_key(id))
-                + usize::from(self.ledger.expired.contains(id));
+                + usize::from(self.ledger.expired.contains(id))
+                + usize::from(self.ledger.voided.contains(id));
             prop_assert_eq!(places, 1, "ticket {} is in {} places", id, places);
         }
         prop_assert!(s.tickets.keys().all(|id| self.ledger.issued.contains_key(id)));

@@ -219,6 +219,52 @@ fn a_window_only_calls_its_queues() {
 }
 
 #[test]
+fn a_waiting_ticket_whose_print_failed_is_voided_and_leaves_the_queue() {
+    let mut h = hall();
+    let t = morning();
+    issue(&mut h, "A", TicketClass::Normal, t);
+    issue(&mut h, "A", TicketClass::Normal, t);
+    let a1 = h.find_ticket(&TicketRef::Label("A001".into())).unwrap().id;
+    let a2 = h.find_ticket(&TicketRef::Label("A002".into())).unwrap().id;
+    let void = |ticket| Command::VoidTicket {
+        ticket,
+        reason: "paper out".into(),
+    };
+    let ev = h.handle(&void(a2), t).unwrap();
+    assert!(
+        matches!(&ev[..], [Event::TicketVoided { label, reason, .. }] if label == "A002" && reason == "paper out")
+    );
+    assert!(h.ticket(a2).is_none());
+    assert_eq!(h.waiting_in("A"), 1);
+    // gone: voiding again is refused, and nobody calls it
+    assert!(matches!(
+        h.handle(&void(a2), t).unwrap_err(),
+        DomainError::UnknownTicket(_)
+    ));
+    login(&mut h, 2, "S1", t);
+    assert_eq!(call_next(&mut h, 2, t).unwrap(), "A001");
+    // a ticket being served is not voided
+    let err = h.handle(&void(a1), t).unwrap_err();
+    assert!(matches!(err, DomainError::NotVoidable { ref label, .. } if label == "A001"));
+    assert_eq!(err.code(), "not_voidable");
+    // the number is not reissued
+    assert_eq!(issue(&mut h, "A", TicketClass::Normal, t), "A003");
+    // an empty reason is refused
+    let a3 = h.find_ticket(&TicketRef::Label("A003".into())).unwrap().id;
+    assert!(matches!(
+        h.handle(
+            &Command::VoidTicket {
+                ticket: a3,
+                reason: " ".into()
+            },
+            t
+        )
+        .unwrap_err(),
+        DomainError::Invalid(_)
+    ));
+}
+
+#[test]
 fn skip_postpones_then_expires_and_can_be_called_back_meanwhile() {
     let mut h = hall();
     let t = morning();

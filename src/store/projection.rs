@@ -54,6 +54,10 @@ pub fn project(conn: &Connection, at: DateTime<Utc>, event: &Event) -> Result<()
             conn.prepare_cached("UPDATE tickets SET state = 'no_show', ended_at_ms = ?2 WHERE id = ?1")?
                 .execute(params![*ticket as i64, at])?;
         }
+        Event::TicketVoided { ticket, .. } => {
+            conn.prepare_cached("UPDATE tickets SET state = 'void', ended_at_ms = ?2 WHERE id = ?1")?
+                .execute(params![*ticket as i64, at])?;
+        }
         Event::TicketTransferred { ticket, to, .. } => {
             let queue = match to {
                 TransferTarget::Queue(q) => Some(q.clone()),

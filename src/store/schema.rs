@@ -28,7 +28,7 @@ const MIGRATIONS: &[&str] = &[
         class          TEXT NOT NULL,
         issued_at_ms   INTEGER NOT NULL,
         queue          TEXT NOT NULL,
-        state          TEXT NOT NULL,   -- waiting | serving | postponed | done | no_show
+        state          TEXT NOT NULL,   -- waiting | serving | postponed | done | no_show | void
         window         INTEGER,
         called_at_ms   INTEGER,
         ended_at_ms    INTEGER,
