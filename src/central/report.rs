@@ -25,6 +25,7 @@ pub const KINDS: &[&str] = &[
     "ticket_issued",
     "ticket_called",
     "ticket_expired",
+    "ticket_voided",
     "transaction_recorded",
     "rated",
     "unrated",
@@ -102,6 +103,9 @@ pub struct ReportRow {
     pub tickets_called: u64,
     /// Postponed tickets that expired (过号 no-shows; hall rows only).
     pub no_shows: u64,
+    /// Tickets voided because their print failed (作废; hall rows only):
+    /// issued in the log, never held by a citizen.
+    pub voided: u64,
     /// From issue to first call.
     pub waiting: Times,
     pub transactions: u64,
@@ -205,6 +209,13 @@ pub fn compute(q: &ReportQuery, tz: Tz, events: &[StoredEvent]) -> Result<Report
                 let d = local(at);
                 if in_range(d) && q.by == By::Hall && hall_filter {
                     row(&mut rows, key(d, None, None)).no_shows += 1;
+                }
+            }
+            Event::TicketVoided { ticket, .. } => {
+                issued.remove(&ticket);
+                let d = local(at);
+                if in_range(d) && q.by == By::Hall && hall_filter {
+                    row(&mut rows, key(d, None, None)).voided += 1;
                 }
             }
             Event::TicketCalled {
@@ -388,6 +399,11 @@ mod tests {
                 "2026-12-07T23:40:00Z",
                 r#"{"type":"ticket_expired","ticket":9,"label":"A009"}"#.into(),
             ),
+            (
+                "2026-12-07T23:45:00Z",
+                r#"{"type":"ticket_voided","ticket":10,"label":"A010","reason":"打印失败 print failed: paper out"}"#
+                    .into(),
+            ),
         ])
     }
 
@@ -401,6 +417,11 @@ mod tests {
             ("2026-12-07", "2026-12-08")
         );
         assert_eq!((d7.tickets_issued, d7.tickets_called, d7.transactions), (2, 2, 2));
+        assert_eq!(
+            (d7.voided, d8.voided),
+            (0, 1),
+            "a voided ticket counts on its local day"
+        );
         assert_eq!(d7.waiting.count, 2);
         assert_eq!(d7.waiting.mean_s, Some((300.0 + 1200.0) / 2.0));
         assert_eq!(d7.waiting.max_s, Some(1200));
