@@ -39,6 +39,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/tickets"),
     ("get", "/api/v1/transactions"),
     ("get", "/api/v1/events"),
+    ("post", "/api/v1/queues/{queue}/pause"),
+    ("post", "/api/v1/queues/{queue}/resume"),
     ("post", "/api/v1/windows/{window}/login"),
     ("post", "/api/v1/windows/{window}/logout"),
     ("post", "/api/v1/windows/{window}/call-next"),
@@ -129,6 +131,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tickets", post(issue_ticket).get(list_tickets))
         .route("/api/v1/transactions", get(list_transactions))
         .route("/api/v1/events", get(list_events))
+        .route("/api/v1/queues/{queue}/pause", post(queue_op))
+        .route("/api/v1/queues/{queue}/resume", post(queue_op))
         .route(&format!("{w}/login"), post(login))
         .route(&format!("{w}/logout"), post(simple_op))
         .route(&format!("{w}/call-next"), post(simple_op))
@@ -257,6 +261,11 @@ struct Body<T>(T);
 #[derive(FromRequestParts, Deserialize)]
 #[from_request(via(Path), rejection(ApiError))]
 struct WindowPath(WindowNo);
+
+/// A queue prefix in the path, with our JSON rejections.
+#[derive(FromRequestParts, Deserialize)]
+#[from_request(via(Path), rejection(ApiError))]
+struct QueuePath(String);
 
 /// `Query` whose rejections are our JSON errors.
 #[derive(FromRequestParts)]
@@ -439,6 +448,20 @@ async fn simple_op(
                 format!("unknown operation `{op}`"),
             ))
         }
+    };
+    Ok(Json(s.engine.execute(cmd).await?))
+}
+
+/// Pause or resume a queue at the kiosk (hall manager).
+async fn queue_op(
+    State(s): State<AppState>,
+    QueuePath(queue): QueuePath,
+    uri: axum::http::Uri,
+) -> ApiResult<Done> {
+    let cmd = if uri.path().ends_with("/pause") {
+        Command::PauseQueue { queue }
+    } else {
+        Command::ResumeQueue { queue }
     };
     Ok(Json(s.engine.execute(cmd).await?))
 }

@@ -473,7 +473,9 @@ impl Engine {
             | Event::PrinterChanged { .. }
             | Event::DeviceOffline { .. }
             | Event::DeviceOnline { .. } => {}
-            Event::BundleApplied { .. } => out.push(Effect::RedrawHall),
+            Event::BundleApplied { .. } | Event::QueuePaused { .. } | Event::QueueResumed { .. } => {
+                out.push(Effect::RedrawHall)
+            }
         }
         for e in out {
             // No subscriber is fine: devices may not be attached.

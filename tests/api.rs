@@ -559,6 +559,31 @@ fn bad_requests_get_a_json_4xx_on_every_route() {
         404,
         "unknown_queue",
     );
+    h.refused("/api/v1/queues/Z/pause", None, 404, "unknown_queue");
+    h.refused("/api/v1/queues/Z/resume", None, 404, "unknown_queue");
+    // A paused queue issues nothing until it is resumed; its state shows.
+    let (status, paused) = h.post_empty("/api/v1/queues/b/pause");
+    assert_eq!((status, types(&paused)), (200, vec!["queue_paused"]), "{paused}");
+    h.refused(
+        "/api/v1/tickets",
+        Some(json!({"queue": "B"})),
+        409,
+        "queue_paused",
+    );
+    let (_, view) = h.get("/api/v1/status");
+    assert_eq!(view["queues"][1]["paused"], true, "{view}");
+    let (status, resumed) = h.post_empty("/api/v1/queues/B/resume");
+    assert_eq!(
+        (status, types(&resumed)),
+        (200, vec!["queue_resumed"]),
+        "{resumed}"
+    );
+    let (status, again) = h.post_empty("/api/v1/queues/B/resume");
+    assert_eq!(
+        (status, types(&again)),
+        (200, vec![]),
+        "resuming twice changes nothing: {again}"
+    );
     h.refused(&w(1, "call-next"), None, 409, "window_closed");
     h.refused(&w(1, "logout"), None, 409, "window_closed");
     h.refused(&w(1, "pause"), None, 409, "window_closed");

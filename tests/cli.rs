@@ -148,6 +148,23 @@ fn drives_a_running_hall() {
     assert_eq!(code, Some(1));
     assert!(err.contains("no queue `Q`"), "{err}");
 
+    // The hall manager pauses a queue: the kiosk refuses it until resumed.
+    assert_eq!(
+        ok(api, &["pause-queue", "C"]).trim(),
+        "queue C paused: the kiosk issues none of its tickets"
+    );
+    let (code, _, err) = run(&["--api", api, "issue", "C"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("queue C is paused"), "{err}");
+    assert_eq!(
+        ok(api, &["resume-queue", "c"]).trim(),
+        "queue C issues tickets again"
+    );
+    assert_eq!(
+        ok(api, &["resume-queue", "C"]).trim(),
+        "queue C: nothing changed (already resumed)"
+    );
+
     assert_eq!(
         ok(api, &["login", "2", "S001"]).trim(),
         "S001 logged in at window 2"
@@ -210,7 +227,7 @@ fn drives_a_running_hall() {
         out.lines().any(|l| l.starts_with("2 ") && l.contains("priority")),
         "{out}"
     );
-    let out = ok(api, &["events", "--after", "2", "--limit", "2"]);
+    let out = ok(api, &["events", "--after", "4", "--limit", "2"]);
     assert_eq!(out.lines().count(), 3, "{out}");
     assert!(out.contains("staff_logged_in"), "{out}");
     let (code, _, err) = run(&["--api", api, "events", "--limit", "0"]);

@@ -125,6 +125,17 @@ enum Cmd {
         /// Window number.
         window: u16,
     },
+    /// Stop the kiosk issuing a queue's tickets (hall manager); those already
+    /// issued are still called.
+    PauseQueue {
+        /// Queue prefix, e.g. A.
+        queue: String,
+    },
+    /// Let the kiosk issue a paused queue's tickets again.
+    ResumeQueue {
+        /// Queue prefix, e.g. A.
+        queue: String,
+    },
     /// 办结: finish the window's ticket with the catalogue items handled and the outcome (default: done).
     Finish(FinishArgs),
     /// Press a key on a window's rating keypad (服务评价器).
@@ -325,6 +336,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Pause { window } => window_op(&api, window, "pause", None)?,
         Cmd::Away { window } => window_op(&api, window, "away", None)?,
         Cmd::Resume { window } => window_op(&api, window, "resume", None)?,
+        Cmd::PauseQueue { queue } => queue_op(&api, &queue, "pause")?,
+        Cmd::ResumeQueue { queue } => queue_op(&api, &queue, "resume")?,
         Cmd::Finish(f) => {
             let body = json!({"items": f.items, "outcome": f.outcome()});
             window_op(&api, f.window, "finish", Some(body))?
@@ -662,6 +675,22 @@ fn window_op(api: &Api, window: u16, op: &str, body: Option<Value>) -> anyhow::R
     Ok(done_line(&done, window))
 }
 
+fn queue_op(api: &Api, queue: &str, op: &str) -> anyhow::Result<String> {
+    let done = api.post(&format!("/api/v1/queues/{}/{op}", queue.trim()), None)?;
+    let events: Vec<String> = done["events"]
+        .as_array()
+        .map(|a| a.iter().map(describe_event).collect())
+        .unwrap_or_default();
+    Ok(if events.is_empty() {
+        format!(
+            "queue {}: nothing changed (already {op}d)",
+            queue.trim().to_ascii_uppercase()
+        )
+    } else {
+        events.join("; ")
+    })
+}
+
 // ----- one-line summaries -------------------------------------------------------
 
 fn issued_line(t: &Value) -> String {
@@ -787,6 +816,8 @@ fn describe_event(v: &Value) -> String {
         Event::PrinterChanged { status } => format!("ticket printer: {}", status.problems()),
         Event::DeviceOffline { device } => format!("{device} stopped answering (offline)"),
         Event::DeviceOnline { device } => format!("{device} answers again (online)"),
+        Event::QueuePaused { queue } => format!("queue {queue} paused: the kiosk issues none of its tickets"),
+        Event::QueueResumed { queue } => format!("queue {queue} issues tickets again"),
         Event::BundleApplied { bundle } => {
             format!("configuration bundle {} from the centre in force", bundle.version)
         }
@@ -922,10 +953,18 @@ fn status_table(v: &Value) -> String {
                 text(&q["waiting"]),
                 format!("{} min", q["estimated_wait_s"].as_u64().unwrap_or(0).div_ceil(60)),
                 text(&q["issued_today"]),
+                if q["paused"].as_bool() == Some(true) {
+                    "paused (暂停取号)".into()
+                } else {
+                    String::new()
+                },
             ]
         })
         .collect();
-    out += &table(&["QUEUE", "NAME", "WAITING", "EST. WAIT", "ISSUED TODAY"], &rows);
+    out += &table(
+        &["QUEUE", "NAME", "WAITING", "EST. WAIT", "ISSUED TODAY", ""],
+        &rows,
+    );
     out += "\n";
 
     let rows: Vec<Vec<String>> = v["windows"]

@@ -89,6 +89,14 @@ pub enum Command {
         ticket: TicketId,
         reason: String,
     },
+    /// The hall manager stops a queue issuing tickets (e.g. its daily
+    /// capacity is reached early); tickets already issued are still called.
+    PauseQueue {
+        queue: String,
+    },
+    ResumeQueue {
+        queue: String,
+    },
 }
 
 impl Command {
@@ -97,7 +105,9 @@ impl Command {
             Command::IssueTicket { .. }
             | Command::ReportPrinter { .. }
             | Command::ReportDevice { .. }
-            | Command::VoidTicket { .. } => None,
+            | Command::VoidTicket { .. }
+            | Command::PauseQueue { .. }
+            | Command::ResumeQueue { .. } => None,
             Command::Login { window, .. }
             | Command::Logout { window }
             | Command::CallNext { window }

@@ -65,6 +65,8 @@ pub enum DomainError {
     NotVoidable { label: String, state: String },
     #[error("the ticket printer is not ready ({problems}): no ticket was issued; call the technician")]
     PrinterNotReady { problems: String },
+    #[error("queue {queue} is paused: no tickets are issued for it until it is resumed")]
+    QueuePaused { queue: String },
 }
 
 impl DomainError {
@@ -102,6 +104,7 @@ impl DomainError {
             Invalid(_) => "invalid",
             ItemNotAcceptedToday { .. } => "item_not_accepted_today",
             PrinterNotReady { .. } => "printer_not_ready",
+            QueuePaused { .. } => "queue_paused",
             NotVoidable { .. } => "not_voidable",
         }
     }

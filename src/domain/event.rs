@@ -139,6 +139,14 @@ pub enum Event {
     DeviceOnline {
         device: String,
     },
+    /// The kiosk stopped issuing tickets for a queue (its lamp goes dark).
+    QueuePaused {
+        queue: String,
+    },
+    /// The queue issues tickets again.
+    QueueResumed {
+        queue: String,
+    },
     /// A configuration bundle from the centre was checked and put in force.
     BundleApplied {
         bundle: ConfigBundle,
@@ -171,6 +179,8 @@ impl Event {
             },
             Event::DeviceOffline { .. } => "device_offline",
             Event::DeviceOnline { .. } => "device_online",
+            Event::QueuePaused { .. } => "queue_paused",
+            Event::QueueResumed { .. } => "queue_resumed",
             Event::BundleApplied { .. } => "bundle_applied",
         }
     }

@@ -109,6 +109,9 @@ pub struct HallState {
     /// Devices that stopped answering, by name (`keypad@3`).
     #[serde(default)]
     pub offline: BTreeSet<String>,
+    /// Queues the hall manager paused: the kiosk issues none of their tickets.
+    #[serde(default)]
+    pub paused_queues: BTreeSet<String>,
 }
 
 /// A hall: its fixed setup and its live state.
@@ -607,6 +610,18 @@ impl Hall {
                     _ => vec![],
                 })
             }
+            Command::PauseQueue { queue } | Command::ResumeQueue { queue } => {
+                let prefix = queue.trim().to_ascii_uppercase();
+                if self.setup.queue(&prefix).is_none() {
+                    return Err(DomainError::UnknownQueue(queue.clone()));
+                }
+                let pause = matches!(cmd, Command::PauseQueue { .. });
+                Ok(match (pause, self.state.paused_queues.contains(&prefix)) {
+                    (true, false) => vec![Event::QueuePaused { queue: prefix }],
+                    (false, true) => vec![Event::QueueResumed { queue: prefix }],
+                    _ => vec![],
+                })
+            }
         }
     }
 
@@ -642,6 +657,9 @@ impl Hall {
             if last >= limit {
                 return Err(DomainError::QueueFull { queue: prefix, limit });
             }
+        }
+        if self.state.paused_queues.contains(&prefix) {
+            return Err(DomainError::QueuePaused { queue: prefix });
         }
         if !self.state.printer.ready() {
             // No number that nobody holds: without a printed ticket the citizen has nothing.
@@ -931,6 +949,12 @@ impl Hall {
             }
             Event::DeviceOnline { device } => {
                 s.offline.remove(device);
+            }
+            Event::QueuePaused { queue } => {
+                s.paused_queues.insert(queue.clone());
+            }
+            Event::QueueResumed { queue } => {
+                s.paused_queues.remove(queue);
             }
         }
     }

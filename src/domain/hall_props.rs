@@ -43,6 +43,8 @@ enum Op {
     /// The printer driver voids a live ticket whose print failed (作废);
     /// refused unless the ticket is waiting.
     Void(u8),
+    /// The hall manager pauses or resumes a queue at the kiosk.
+    QueuePause(u8, bool),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -67,6 +69,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u8..12).prop_map(|b| Op::Printer(if b < 6 { b } else { 0 })),
         1 => (1u8..4, any::<bool>()).prop_map(|(d, on)| Op::Device(d, on)),
         1 => any::<u8>().prop_map(Op::Void),
+        1 => (0u8..3, any::<bool>()).prop_map(|(q, p)| Op::QueuePause(q, p)),
         3 => (1u32..2400).prop_map(Op::Wait),
     ]
 }
@@ -183,6 +186,14 @@ impl Run {
                     reason: "paper out".into(),
                 }
             }
+            Op::QueuePause(q, pause) => {
+                let queue = QUEUES[q as usize].to_string();
+                if pause {
+                    Command::PauseQueue { queue }
+                } else {
+                    Command::ResumeQueue { queue }
+                }
+            }
             Op::Restart | Op::Wait(_) => return None,
         })
     }
@@ -210,6 +221,11 @@ impl Run {
                 result.is_err(),
                 "a ticket was issued while the printer could not print"
             );
+        }
+        if let Command::IssueTicket { queue, .. } = &cmd {
+            if before.paused_queues.contains(queue) {
+                prop_assert!(result.is_err(), "a ticket was issued in a paused queue");
+            }
         }
         if let Command::VoidTicket { ticket, .. } = &cmd {
             let waiting = before.tickets.get(ticket).is_some_and(Ticket::is_waiting);

@@ -789,3 +789,39 @@ fn a_window_may_prefer_its_queues_in_the_order_listed() {
     finish(&mut h, 3, now);
     assert_eq!(call_next(&mut h, 2, now).unwrap(), "A001");
 }
+
+#[test]
+fn a_paused_queue_issues_nothing_and_its_lamp_is_dark() {
+    let mut h = hall();
+    let t = morning();
+    issue(&mut h, "A", TicketClass::Normal, t);
+    let ev = h.handle(&Command::PauseQueue { queue: "a".into() }, t).unwrap();
+    assert!(matches!(&ev[..], [Event::QueuePaused { queue }] if queue == "A"));
+    assert_eq!(
+        h.handle(
+            &Command::IssueTicket {
+                queue: "A".into(),
+                class: TicketClass::Priority
+            },
+            t
+        ),
+        Err(DomainError::QueuePaused { queue: "A".into() })
+    );
+    let lamps = h.kiosk_lamps(t);
+    assert_eq!((lamps["A"], lamps["B"]), (false, true));
+    // tickets already issued are still called
+    login(&mut h, 2, "S1", t);
+    assert_eq!(call_next(&mut h, 2, t).unwrap(), "A001");
+    // pausing twice changes nothing; resuming lights the lamp again
+    assert!(h
+        .handle(&Command::PauseQueue { queue: "A".into() }, t)
+        .unwrap()
+        .is_empty());
+    h.handle(&Command::ResumeQueue { queue: "A".into() }, t).unwrap();
+    assert!(h.kiosk_lamps(t)["A"]);
+    assert_eq!(issue(&mut h, "A", TicketClass::Normal, t), "A002");
+    assert_eq!(
+        h.handle(&Command::PauseQueue { queue: "Q".into() }, t),
+        Err(DomainError::UnknownQueue("Q".into()))
+    );
+}

@@ -16,6 +16,8 @@ pub struct QueueView {
     /// How long a ticket issued now would wait (第四十一条).
     pub estimated_wait_s: u64,
     pub issued_today: u32,
+    /// Paused by the hall manager: the kiosk issues none of its tickets.
+    pub paused: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -94,6 +96,7 @@ impl Hall {
                         Some((d, n)) if *d == today => *n,
                         _ => 0,
                     },
+                    paused: self.state.paused_queues.contains(&q.prefix),
                 }
             })
             .collect();

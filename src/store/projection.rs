@@ -124,7 +124,9 @@ pub fn project(conn: &Connection, at: DateTime<Utc>, event: &Event) -> Result<()
         | Event::StrayPress { .. }
         | Event::PrinterChanged { .. }
         | Event::DeviceOffline { .. }
-        | Event::DeviceOnline { .. } => {}
+        | Event::DeviceOnline { .. }
+        | Event::QueuePaused { .. }
+        | Event::QueueResumed { .. } => {}
         Event::BundleApplied { bundle } => {
             // The bundles in force, merged, so that a restart rebuilds the same setup.
             let merged = match super::read_bundle(conn)? {
