@@ -116,7 +116,8 @@ fn main() {
                 min_cycle: Duration::ZERO,
                 ..BusConfig::new(dir.path().join("bus").to_string_lossy(), windows)
             };
-            let polled_per_cycle = cfg.windows.iter().map(|w| usize::from(w.keypad.is_some()) + usize::from(w.rating.is_some())).sum::<usize>();
+            // Caller keypads are polled twice a cycle, rating keypads once.
+            let polled_per_cycle = cfg.windows.iter().map(|w| 2 * usize::from(w.keypad.is_some()) + usize::from(w.rating.is_some())).sum::<usize>();
             let handle = bus::spawn(engine.clone(), cfg.clone());
 
             // Let every device come online and every display be written.
@@ -184,7 +185,7 @@ fn main() {
             }
             lat.sort_by(f64::total_cmp);
             let counters = handle.status.lock().unwrap().counters.clone();
-            println!("RS-485 bus at {baud} baud, {n_devices} devices ({polled_per_cycle} polled every cycle, displays every {}th):", cfg.display_every);
+            println!("RS-485 bus at {baud} baud, {n_devices} devices ({polled_per_cycle} polls a cycle: caller keypads twice, rating keypads once; displays every {}th):", cfg.display_every);
             println!(
                 "  bus cycle: {:.1} ms measured; wire-time limit {:.1} ms ({:.2} ms per poll: 17 bytes x 10 bits / {baud} + 2 x 3.5 chars)",
                 cycle * 1e3,

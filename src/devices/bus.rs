@@ -240,6 +240,21 @@ impl Dev {
     }
 }
 
+/// The polling order of one cycle: the answering caller keypads twice, half a
+/// cycle apart (keypads, half the others, keypads, the rest), so a key press
+/// waits at most about half a cycle to be read and its display is written
+/// well within one cycle. The other devices are polled once.
+fn keypads_twice(polled: &[usize], is_keypad: impl Fn(usize) -> bool) -> Vec<usize> {
+    let (keypads, others): (Vec<usize>, Vec<usize>) = polled.iter().partition(|&&i| is_keypad(i));
+    let half = others.len().div_ceil(2);
+    let mut order = Vec::with_capacity(2 * keypads.len() + others.len());
+    order.extend(&keypads);
+    order.extend(&others[..half]);
+    order.extend(&keypads);
+    order.extend(&others[half..]);
+    order
+}
+
 /// Work for the executor, in order.
 enum Job {
     Key { dev: usize, number: u16, cmd: Command },
@@ -391,7 +406,7 @@ impl Master {
                 // cycles (device i in cycles where (c + i) mod n = 0), so no
                 // cycle is much longer than the others.
                 let every = |n: u32, i: usize| (c + i as u64) % u64::from(n.max(1)) == 0;
-                order = (0..self.devs.len())
+                let polled: Vec<usize> = (0..self.devs.len())
                     .filter(|&i| {
                         let d = &self.devs[i];
                         match (d.online, d.kind) {
@@ -401,6 +416,9 @@ impl Master {
                         }
                     })
                     .collect();
+                order = keypads_twice(&polled, |i| {
+                    self.devs[i].kind == Kind::Keypad && self.devs[i].online != Some(false)
+                });
                 next = 0;
                 if order.is_empty() {
                     // Nothing to poll this cycle (no devices): wait for work.
@@ -942,4 +960,17 @@ pub async fn test_pattern(cfg: &BusConfig) -> Result<Vec<(String, Result<(), Str
         out.push((format!("display@{addr} (window {})", w.window), r));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keypads_are_polled_twice_half_a_cycle_apart() {
+        // devices 0, 3, 6 are keypads; 1, 2, 4, 5 are not
+        let order = super::keypads_twice(&[0, 1, 2, 3, 4, 5, 6], |i| i % 3 == 0);
+        assert_eq!(order, vec![0, 3, 6, 1, 2, 0, 3, 6, 4, 5]);
+        let only_others = super::keypads_twice(&[1, 2], |_| false);
+        assert_eq!(only_others, vec![1, 2]);
+        assert!(super::keypads_twice(&[], |_| true).is_empty());
+    }
 }
