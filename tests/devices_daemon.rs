@@ -65,5 +65,25 @@ fn hallqd_prints_tickets_and_drives_the_bus() {
         .clone();
     assert_eq!(w3["serving"], "B001");
     assert_eq!(w3["staff"], "42");
+    assert_eq!(status["printer"]["ready"], true, "{status}");
+    assert_eq!(status["offline_devices"], json!([]), "{status}");
+    // The printer is unplugged: the hall status says so, and no ticket goes out.
+    let mut printer = printer;
+    printer.unplug();
+    assert!(
+        wait_until(limit, || {
+            let (_, s) = d.get("/api/v1/status");
+            s["printer"]["ready"] == false
+                && s["printer"]["problems"]
+                    .as_str()
+                    .is_some_and(|p| p.contains("离线"))
+        }),
+        "{}",
+        d.get("/api/v1/status").1
+    );
+    assert_eq!(
+        d.post("/api/v1/tickets", json!({"queue": "B"})).1["code"],
+        "printer_not_ready"
+    );
     assert_eq!(d.terminate(), Some(0));
 }

@@ -1024,6 +1024,23 @@ fn status_table(v: &Value) -> String {
             paused.join(", ")
         );
     }
+    if v["printer"]["ready"] == false {
+        out += &format!(
+            "printer: cannot print ({}): no tickets are issued\n",
+            text(&v["printer"]["problems"])
+        );
+    } else if v["printer"]["paper_near_end"] == true {
+        out += "printer: paper near end (纸将尽)\n";
+    }
+    let offline: Vec<String> = v["offline_devices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(text)
+        .collect();
+    if !offline.is_empty() {
+        out += &format!("devices not answering (离线): {}\n", offline.join(", "));
+    }
     if v["sync"]["enabled"] == true {
         out += &sync_line(&v["sync"]);
     }

@@ -55,6 +55,18 @@ pub struct HallView {
     pub priority_waiting: usize,
     /// 先外后内 (第三十六条): windows paused while citizens wait.
     pub paused_while_waiting: Vec<WindowNo>,
+    /// The ticket printer: whether it can print, and what is wrong if not.
+    pub printer: PrinterView,
+    /// Devices that stopped answering (`keypad@3`, `kiosk`, …).
+    pub offline_devices: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PrinterView {
+    pub ready: bool,
+    /// 缺纸 / 纸将尽 / 离线 …, empty when all is well.
+    pub problems: String,
+    pub paper_near_end: bool,
 }
 
 impl Hall {
@@ -141,6 +153,12 @@ impl Hall {
             waiting_total: waiting.len(),
             priority_waiting: waiting.iter().filter(|t| t.class.is_priority()).count(),
             paused_while_waiting,
+            printer: PrinterView {
+                ready: self.state.printer.ready(),
+                problems: self.state.printer.problems(),
+                paper_near_end: self.state.printer.paper_near_end,
+            },
+            offline_devices: self.state.offline.iter().cloned().collect(),
         }
     }
 }
