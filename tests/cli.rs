@@ -10,6 +10,7 @@ fn hallqctl(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hallqctl"))
         .args(args)
         .env_remove("HALLQ_API")
+        .env_remove("TZ")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("running hallqctl")
@@ -192,6 +193,13 @@ fn drives_a_running_hall() {
 
     let out = ok(api, &["status"]);
     assert!(out.contains("测试大厅 (test-hall)"), "{out}");
+    // Times are the hall's (Asia/Shanghai), whatever this machine's zone.
+    assert!(
+        out.lines()
+            .next()
+            .is_some_and(|l| l.ends_with("+08:00 hall time")),
+        "{out}"
+    );
     assert!(out.contains("OPEN"), "{out}");
     let window2 = out
         .lines()

@@ -282,13 +282,35 @@ fn main() -> ExitCode {
     }
 }
 
+/// Show times in the hall's time zone (what its staff read on the wall
+/// clock), not this machine's, unless TZ is set explicitly.
+fn adopt_hall_timezone(status: &Value) {
+    if std::env::var_os("TZ").is_none() {
+        if let Some(tz) = status["timezone"]
+            .as_str()
+            .filter(|t| t.parse::<chrono_tz::Tz>().is_ok())
+        {
+            std::env::set_var("TZ", tz);
+        }
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let api = Api::new(&cli.api);
+    if matches!(
+        cli.cmd,
+        Cmd::Transactions { json: false, .. }
+            | Cmd::Tickets { json: false, .. }
+            | Cmd::Events { json: false, .. }
+    ) {
+        adopt_hall_timezone(&api.get("/api/v1/status", &[])?);
+    }
     let line = match cli.cmd {
         Cmd::CheckConfig { file } => return Ok(check_config(&file)),
         Cmd::Device(d) => return device_check(d),
         Cmd::Status { json } => {
             let v = api.get("/api/v1/status", &[])?;
+            adopt_hall_timezone(&v);
             if json {
                 pretty(&v)
             } else {
@@ -924,7 +946,7 @@ fn text(v: &Value) -> String {
 fn status_table(v: &Value) -> String {
     let now = utc(&v["now"]).unwrap_or_else(Utc::now);
     let mut out = format!(
-        "{} ({}), {} local time\n",
+        "{} ({}), {} hall time\n",
         text(&v["name"]),
         text(&v["hall_id"]),
         now.with_timezone(&Local).format("%Y-%m-%d %H:%M %:z")

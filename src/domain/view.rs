@@ -44,6 +44,8 @@ pub struct PostponedView {
 pub struct HallView {
     pub hall_id: String,
     pub name: String,
+    /// The hall's IANA time zone: local dates and hours are in it.
+    pub timezone: String,
     pub now: DateTime<Utc>,
     pub open: bool,
     pub closes_at: Option<DateTime<Utc>>,
@@ -143,6 +145,7 @@ impl Hall {
         HallView {
             hall_id: self.setup.hall_id.clone(),
             name: self.setup.name.clone(),
+            timezone: self.setup.tz.name().to_string(),
             now,
             open,
             closes_at,
