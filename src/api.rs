@@ -6,8 +6,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,6 +21,7 @@ use crate::display::DisplayHandle;
 use crate::domain::transaction::OutcomeInput;
 use crate::domain::{Command, ErrorKind, Event, PauseKind, TicketClass, TicketRef, TransferTarget, WindowNo};
 use crate::engine::{Done, EngineError, EngineHandle};
+use crate::http::{ApiError, ApiResult, Body, Q};
 use crate::store::{self, from_ms};
 
 /// The OpenAPI document, kept in the repository.
@@ -167,41 +167,6 @@ pub fn router(state: AppState) -> Router {
 
 // ----- errors ---------------------------------------------------------------
 
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
-    fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
-    }
-
-    fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({"error": self.message, "code": self.code})),
-        )
-            .into_response()
-    }
-}
-
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match &e {
@@ -223,40 +188,6 @@ impl From<EngineError> for ApiError {
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(r: JsonRejection) -> Self {
-        let message = format!("bad JSON body: {}", r.body_text());
-        match r.status() {
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                message,
-            ),
-            StatusCode::PAYLOAD_TOO_LARGE => {
-                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
-            }
-            _ => Self::bad_request(message),
-        }
-    }
-}
-
-impl From<PathRejection> for ApiError {
-    fn from(r: PathRejection) -> Self {
-        Self::bad_request(format!("bad path: {}", r.body_text()))
-    }
-}
-
-impl From<QueryRejection> for ApiError {
-    fn from(r: QueryRejection) -> Self {
-        Self::bad_request(format!("bad query: {}", r.body_text()))
-    }
-}
-
-/// `Json` whose rejections are our JSON errors.
-#[derive(FromRequest)]
-#[from_request(via(Json), rejection(ApiError))]
-struct Body<T>(T);
-
 /// `Path` whose rejections are our JSON errors.
 #[derive(FromRequestParts, Deserialize)]
 #[from_request(via(Path), rejection(ApiError))]
@@ -266,13 +197,6 @@ struct WindowPath(WindowNo);
 #[derive(FromRequestParts, Deserialize)]
 #[from_request(via(Path), rejection(ApiError))]
 struct QueuePath(String);
-
-/// `Query` whose rejections are our JSON errors.
-#[derive(FromRequestParts)]
-#[from_request(via(Query), rejection(ApiError))]
-struct Q<T>(T);
-
-type ApiResult<T> = Result<Json<T>, ApiError>;
 
 // ----- handlers -------------------------------------------------------------
 

@@ -12,6 +12,7 @@ pub mod devices;
 pub mod display;
 pub mod domain;
 pub mod engine;
+pub mod http;
 pub mod store;
 pub mod sync;
 

@@ -15,8 +15,7 @@ pub mod tls;
 
 use std::net::SocketAddr;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,6 +25,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::domain::ConfigBundle;
+use crate::http::{ApiError, ApiResult, Body, Q};
 use crate::sync::wire::{Ack, Batch, HighWater, MAX_BATCH};
 use store::{CentralError, CentralStore, Principal};
 
@@ -115,52 +115,14 @@ pub async fn serve(
 
 // ----- errors ---------------------------------------------------------------
 
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    high_water: Option<i64>,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            high_water: None,
-        }
-    }
-
-    fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
-    }
-
-    fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = json!({"error": self.message, "code": self.code});
-        if let Some(h) = self.high_water {
-            body["high_water"] = json!(h);
-        }
-        (self.status, Json(body)).into_response()
-    }
-}
-
 impl From<CentralError> for ApiError {
     fn from(e: CentralError) -> Self {
         match &e {
             CentralError::UnknownHall(_) => Self::new(StatusCode::NOT_FOUND, "unknown_hall", e.to_string()),
             CentralError::HallExists(_) => Self::new(StatusCode::CONFLICT, "hall_exists", e.to_string()),
-            CentralError::Gap { high_water, .. } => ApiError {
-                high_water: Some(*high_water),
-                ..Self::new(StatusCode::CONFLICT, "gap", e.to_string())
-            },
+            CentralError::Gap { high_water, .. } => {
+                Self::new(StatusCode::CONFLICT, "gap", e.to_string()).with("high_water", json!(high_water))
+            }
             CentralError::BadBatch(_) => Self::bad_request(e.to_string()),
             _ => {
                 tracing::error!(error = %e, "storage failed");
@@ -170,31 +132,9 @@ impl From<CentralError> for ApiError {
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(r: JsonRejection) -> Self {
-        Self::new(
-            r.status(),
-            "bad_request",
-            format!("bad JSON body: {}", r.body_text()),
-        )
-    }
+fn forbidden(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
 }
-
-impl From<QueryRejection> for ApiError {
-    fn from(r: QueryRejection) -> Self {
-        Self::bad_request(format!("bad query: {}", r.body_text()))
-    }
-}
-
-#[derive(FromRequest)]
-#[from_request(via(Json), rejection(ApiError))]
-struct Body<T>(T);
-
-#[derive(FromRequestParts)]
-#[from_request(via(Query), rejection(ApiError))]
-struct Q<T>(T);
-
-type ApiResult<T> = Result<Json<T>, ApiError>;
 
 // ----- authentication --------------------------------------------------------
 
@@ -232,19 +172,17 @@ async fn require_hall(
         Principal::Hall(h) if h == hall => Ok(()),
         Principal::Hall(h) => {
             tracing::warn!(token_hall = %h, path_hall = %hall, "a hall's token was used for another hall");
-            Err(ApiError::forbidden(format!(
-                "this token is for hall `{h}`, not `{hall}`"
-            )))
+            Err(forbidden(format!("this token is for hall `{h}`, not `{hall}`")))
         }
         Principal::Admin(_) if admin_ok => Ok(()),
-        Principal::Admin(_) => Err(ApiError::forbidden("only the hall itself may do this")),
+        Principal::Admin(_) => Err(forbidden("only the hall itself may do this")),
     }
 }
 
 async fn require_admin(store: &CentralStore, headers: &HeaderMap) -> Result<(), ApiError> {
     match principal(store, headers).await? {
         Principal::Admin(_) => Ok(()),
-        Principal::Hall(_) => Err(ApiError::forbidden("an administrator's token is needed")),
+        Principal::Hall(_) => Err(forbidden("an administrator's token is needed")),
     }
 }
 
@@ -282,7 +220,7 @@ async fn ingest(
     require_hall(&store, &headers, &hall, false).await?;
     if batch.hall_id != hall {
         tracing::warn!(path_hall = %hall, batch_hall = %batch.hall_id, "batch for another hall refused");
-        return Err(ApiError::forbidden(format!(
+        return Err(forbidden(format!(
             "the batch is for hall `{}`, sent as hall `{hall}`",
             batch.hall_id
         )));
